@@ -1,0 +1,26 @@
+package olr
+
+// Bounds on attacker-controlled input, each checked before the work it
+// bounds. They are generous for real licenses and requests and small
+// enough that a hostile file costs little to reject.
+const (
+	// MaxLicenseSize bounds a license.olr file; a real one is about 2 KiB.
+	MaxLicenseSize = 64 << 10
+	// MaxRequestSize bounds an encrypted req.olr; a real one is a few KiB.
+	MaxRequestSize = 1 << 20
+	// MaxTrustSize bounds a trust bundle file.
+	MaxTrustSize = 64 << 10
+	// maxTrustKeys bounds the keys in one trust bundle.
+	maxTrustKeys = 64
+	// maxModules bounds the modules in one license.
+	maxModules = 256
+	// maxLanguages bounds the languages in one license.
+	maxLanguages = 128
+	// maxFactors bounds the hashed factors in one license and the raw
+	// factors in one request.
+	maxFactors = 256
+	// maxValue bounds one field value of a license (licensee, product).
+	maxValue = 256
+	// maxGraceDays bounds the grace period a license may grant.
+	maxGraceDays = 365
+)
