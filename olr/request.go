@@ -1,0 +1,291 @@
+package olr
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
+	"github.com/olr-dev/olr/fingerprint"
+)
+
+// RequestFormat is the format tag inside every request.
+const RequestFormat = "olr-request/v1"
+
+// Request is the plaintext of a req.olr file: who asks, for which key, and
+// the raw hardware factors of the machine. It travels only encrypted to
+// the vendor, since it holds hardware identifiers and the license key.
+type Request struct {
+	Format      string                  `json:"format"`
+	ID          string                  `json:"request_id"` // 32 lower-case hex digits, random
+	Created     string                  `json:"created"`    // RFC 3339 UTC, whole seconds
+	Product     string                  `json:"product"`
+	Licensee    string                  `json:"licensee"`
+	LicenseKey  string                  `json:"license_key"`
+	Hostname    string                  `json:"hostname"`
+	Tool        string                  `json:"tool"` // the olr version that made it
+	Fingerprint fingerprint.Fingerprint `json:"fingerprint"`
+}
+
+// NewRequest fills in a request with a fresh random ID.
+func NewRequest(product, licensee, key, hostname, tool string, fp *fingerprint.Fingerprint, now time.Time) (*Request, error) {
+	r := &Request{
+		Format: RequestFormat, ID: NewID(), Created: formatTime(now),
+		Product: product, Licensee: licensee, LicenseKey: key, Hostname: hostname, Tool: tool,
+		Fingerprint: *fp,
+	}
+	return r, r.Validate()
+}
+
+// NewID returns 128 random bits as 32 lower-case hex digits, the form of
+// request and license IDs.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CreatedTime returns the request's creation time.
+func (r *Request) CreatedTime() time.Time {
+	t, _ := parseTime(r.Created)
+	return t
+}
+
+// Validate checks a request's fields. It never puts the license key into
+// an error: requests are decrypted at the vendor and errors end up in logs.
+func (r *Request) Validate() error {
+	if r.Format != RequestFormat {
+		return fmt.Errorf("unsupported request format %q (this olr reads %s)", r.Format, RequestFormat)
+	}
+	if !isHexID(r.ID) {
+		return errors.New("request ID is not 32 lower-case hex digits")
+	}
+	if _, err := parseTime(r.Created); err != nil {
+		return fmt.Errorf("creation time: %v", err)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"product", r.Product}, {"licensee name", r.Licensee}, {"license key", r.LicenseKey},
+		{"hostname", r.Hostname}, {"tool version", r.Tool},
+	} {
+		if err := checkValue(f.v); err != nil {
+			return fmt.Errorf("%s: %v", f.name, err)
+		}
+	}
+	if len(r.Fingerprint.Factors) == 0 {
+		return errors.New("the fingerprint holds no factor")
+	}
+	if len(r.Fingerprint.Factors) > maxFactors || len(r.Fingerprint.Notes) > maxFactors {
+		return fmt.Errorf("the fingerprint holds more than %d factors or notes", maxFactors)
+	}
+	for i, f := range r.Fingerprint.Factors {
+		v, err := fingerprint.Normalize(f.Kind, f.Value)
+		if err != nil {
+			return fmt.Errorf("factor %d (%s): %v", i+1, f.Kind, err)
+		}
+		if v != f.Value {
+			return fmt.Errorf("factor %d (%s) is not in normal form", i+1, f.Kind)
+		}
+	}
+	return nil
+}
+
+// EncryptRequest serialises r and encrypts it with age to the vendor's
+// recipients. With armored set the output is ASCII armor that survives
+// copy and paste; either form opens with the stock age CLI.
+func EncryptRequest(r *Request, recipients []age.Recipient, armored bool) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	plain, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	plain = append(plain, '\n')
+	var out bytes.Buffer
+	var dst io.Writer = &out
+	var aw io.WriteCloser
+	if armored {
+		aw = armor.NewWriter(&out)
+		dst = aw
+	}
+	w, err := age.Encrypt(dst, recipients...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if aw != nil {
+		if err := aw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// ErrWrongVendorKey means the request was not encrypted to any of the
+// vendor identities given.
+var ErrWrongVendorKey = errors.New("the request was not encrypted to this vendor key")
+
+// DecryptRequest decrypts and parses a req.olr file, armored or binary.
+func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
+	if len(data) > MaxRequestSize {
+		return nil, fmt.Errorf("request is larger than %d bytes", MaxRequestSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("request file is empty")
+	}
+	var src io.Reader = bytes.NewReader(data)
+	switch {
+	case bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte(armor.Header)):
+		src = armor.NewReader(src)
+	case bytes.HasPrefix(data, []byte("age-encryption.org/")):
+	default:
+		return nil, errors.New("not an olr request: want an age-encrypted file (armored, starting with \"" + armor.Header + "\")")
+	}
+	rd, err := age.Decrypt(src, identities...)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return nil, ErrWrongVendorKey
+		}
+		return nil, fmt.Errorf("cannot decrypt the request: %v", err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(rd, MaxRequestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot decrypt the request (truncated or altered?): %v", err)
+	}
+	if len(plain) > MaxRequestSize {
+		return nil, fmt.Errorf("decrypted request is larger than %d bytes", MaxRequestSize)
+	}
+	return ParseRequest(plain)
+}
+
+// ParseRequest parses a decrypted request strictly: no unknown or
+// duplicate fields, no trailing data.
+func ParseRequest(plain []byte) (*Request, error) {
+	if err := checkJSONObjects(plain); err != nil {
+		return nil, fmt.Errorf("malformed request: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.DisallowUnknownFields()
+	var r Request
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("malformed request: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("malformed request: trailing data after the request")
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid request: %v", err)
+	}
+	return &r, nil
+}
+
+// checkJSONObjects rejects duplicate member names anywhere in a JSON
+// document, which encoding/json would silently resolve to the last one.
+func checkJSONObjects(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		obj  bool
+		key  bool // next token in an object is a key
+		seen map[string]bool
+	}
+	var stack []*frame
+	for depth := 0; ; {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				depth--
+				continue
+			}
+			name := tok.(string)
+			if top.seen[name] {
+				return fmt.Errorf("field %q appears twice", name)
+			}
+			top.seen[name] = true
+			top.key = false
+			continue
+		}
+		if top != nil && top.obj {
+			top.key = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			depth++
+			if depth > 16 {
+				return errors.New("nested too deeply")
+			}
+			stack = append(stack, &frame{obj: true, key: true, seen: map[string]bool{}})
+		case json.Delim('['):
+			depth++
+			if depth > 16 {
+				return errors.New("nested too deeply")
+			}
+			stack = append(stack, &frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			depth--
+		}
+	}
+}
+
+// ParseRecipients reads age recipients from text: one per line, '#'
+// comments allowed; hybrid post-quantum (age1pq1...) and X25519 (age1...)
+// recipients are both accepted.
+func ParseRecipients(text string) ([]age.Recipient, error) {
+	var out []age.Recipient
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var r age.Recipient
+		var err error
+		switch {
+		case strings.HasPrefix(line, "age1pq1"):
+			r, err = age.ParseHybridRecipient(line)
+		case strings.HasPrefix(line, "age1"):
+			r, err = age.ParseX25519Recipient(line)
+		default:
+			err = errors.New("not an age recipient (want age1pq1... or age1...)")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v", n, err)
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no age recipient found")
+	}
+	return out, nil
+}
