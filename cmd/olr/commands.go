@@ -1,0 +1,278 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/olr/store"
+)
+
+func fingerprintCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "fingerprint",
+		Usage: "show the hardware factors this machine would send, with their source",
+		Flags: []cli.Flag{jsonFlag, tpmFlag, rootFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cliutil.Usagef("fingerprint takes no arguments")
+			}
+			fp, err := collect(c)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(fp)
+			}
+			printFingerprint(os.Stdout, fp)
+			return nil
+		},
+	}
+}
+
+func requestCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "request",
+		Usage:     "write the encrypted activation request for the vendor",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "vendor", Required: true, Usage: "the vendor's age recipient, or a `FILE` holding it (vendor.key.recipient)"},
+			&cli.StringFlag{Name: "licensee", Required: true, Usage: "licensee `NAME`, exactly as on the receipt (case sensitive)"},
+			&cli.StringFlag{Name: "key", Required: true, EnvVars: []string{"OLR_LICENSE_KEY"}, Usage: "license `KEY`, exactly as on the receipt (case sensitive)"},
+			productFlag,
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "req.olr", Usage: "write the request to `FILE` (- for standard output)"},
+			&cli.BoolFlag{Name: "binary", Usage: "write a binary age file instead of ASCII armor"},
+			tpmFlag, rootFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cliutil.Usagef("request takes no arguments (did you mean -o %s?)", c.Args().First())
+			}
+			recipients, err := vendorRecipients(c.String("vendor"))
+			if err != nil {
+				return err
+			}
+			fp, err := collect(c)
+			if err != nil {
+				return err
+			}
+			hostname, _ := os.Hostname()
+			if hostname == "" {
+				hostname = "unknown"
+			}
+			req, err := olr.NewRequest(c.String("product"), c.String("licensee"), c.String("key"), hostname, "olr "+cliutil.Version(), fp, time.Now())
+			if err != nil {
+				return cliutil.Usagef("%v", err)
+			}
+			data, err := olr.EncryptRequest(req, recipients, !c.Bool("binary"))
+			if err != nil {
+				return cliutil.Usagef("cannot encrypt the request: %v", err)
+			}
+			out := c.String("output")
+			if c.Bool("binary") && out == "-" && isTerminal(os.Stdout) {
+				return cliutil.Usagef("refusing to write binary output to a terminal; drop --binary or use -o FILE")
+			}
+			if err := cliutil.WriteOutput(out, data, 0o644); err != nil {
+				return err
+			}
+			if out != "-" {
+				fmt.Fprintf(os.Stderr, "olr: wrote %s (request %s, %d factors); send it to the vendor\n", out, req.ID, len(fp.Factors))
+			}
+			return nil
+		},
+	}
+}
+
+// vendorRecipients parses --vendor: a recipient, or a file of recipients.
+func vendorRecipients(v string) ([]age.Recipient, error) {
+	if strings.HasPrefix(v, "age1") {
+		r, err := olr.ParseRecipients(v)
+		if err != nil {
+			return nil, cliutil.Usagef("--vendor: %v", err)
+		}
+		return r, nil
+	}
+	data, err := cliutil.ReadInput(v, "vendor recipient file", 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	r, err := olr.ParseRecipients(string(data))
+	if err != nil {
+		return nil, cliutil.Usagef("%s: %v", v, err)
+	}
+	return r, nil
+}
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "verify license.olr against this machine and install it",
+		ArgsUsage: "license.olr",
+		Flags:     []cli.Flag{trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cliutil.Usagef("import takes one license file (- for standard input)")
+			}
+			path := c.Args().First()
+			lic, err := cliutil.ReadInput(path, "license", olr.MaxLicenseSize)
+			if err != nil {
+				return err
+			}
+			st := storeOf(c)
+			trust, trustData, err := loadTrust(c, st)
+			if err != nil {
+				return err
+			}
+			fp, err := collect(c)
+			if err != nil {
+				return err
+			}
+			res, err := st.Install(lic, trust, fp, time.Now(), &olr.VerifyOptions{Product: c.String("product")})
+			if err != nil {
+				if c.Bool("json") {
+					printJSON(resultJSON(res, nil))
+				} else {
+					printResult(os.Stdout, res, false)
+				}
+				return verifyExit(path, res, err)
+			}
+			if c.IsSet("trust") {
+				if err := store.WriteFileAtomic(filepath.Join(st.Dir, trustFile), trustData, 0o644); err != nil {
+					return cliutil.Usagef("license installed, but saving the trust bundle failed: %v", err)
+				}
+			}
+			if c.Bool("json") {
+				return printJSON(resultJSON(res, nil))
+			}
+			printResult(os.Stdout, res, false)
+			fmt.Fprintf(os.Stderr, "olr: installed license %s in %s\n", res.License.ID, st.Dir)
+			return nil
+		},
+	}
+}
+
+// verifyExit turns a verification failure into exit 1 (refused), or 2
+// for a file that is not a license at all.
+func verifyExit(path string, res *olr.Result, err error) error {
+	code := cliutil.ExitRefused
+	if res.Reason == olr.ReasonMalformed || res.Reason == olr.ReasonUnsupported {
+		code = cliutil.ExitUsage
+	}
+	var hint string
+	switch res.Reason {
+	case olr.ReasonHardwareMismatch:
+		hint = "this license was issued for another machine; run olr request here and send req.olr to the vendor"
+	case olr.ReasonUntrustedKey:
+		hint = "check --trust: the license was signed by a key that bundle does not hold"
+	case olr.ReasonClockRollback:
+		hint = "set the system clock to the current time"
+	case olr.ReasonGraceExpired:
+		hint = "the hardware changed; make a new request with olr request and send it to the vendor"
+	}
+	if path != "" {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return cliutil.WithHint(err, code, hint)
+}
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "check the installed license (or --license FILE) on this machine",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "license", Usage: "verify `FILE` instead of the installed license (read-only)"},
+			&cli.StringFlag{Name: "at", Usage: "judge at `TIME` (2027-01-31, RFC 3339, or +15d) without recording anything"},
+			&cli.BoolFlag{Name: "explain", Usage: "show every factor and the match score"},
+			trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag,
+		},
+		Action: func(c *cli.Context) error { return runVerify(c, true) },
+	}
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the installed license, its modules and its state",
+		Flags: []cli.Flag{trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag,
+			&cli.StringFlag{Name: "at", Usage: "judge at `TIME` without recording anything"}},
+		Action: func(c *cli.Context) error { return runVerify(c, false) },
+	}
+}
+
+func runVerify(c *cli.Context, explainFlag bool) error {
+	if c.NArg() > 0 {
+		return cliutil.Usagef("%s takes no arguments (use --license FILE)", c.Command.Name)
+	}
+	now := time.Now()
+	at, err := parseAt(c.String("at"), now)
+	if err != nil {
+		return err
+	}
+	st := storeOf(c)
+	trust, _, err := loadTrust(c, st)
+	if err != nil {
+		return err
+	}
+	fp, err := collect(c)
+	if err != nil {
+		return err
+	}
+	opts := &olr.VerifyOptions{Product: c.String("product")}
+	var res *olr.Result
+	path := c.String("license")
+	var state *store.State
+	if path != "" {
+		lic, rerr := cliutil.ReadInput(path, "license", olr.MaxLicenseSize)
+		if rerr != nil {
+			return rerr
+		}
+		res, err = olr.Verify(lic, trust, fp, at, opts)
+	} else {
+		if c.IsSet("at") {
+			res, err = st.Evaluate(trust, fp, at, opts)
+		} else {
+			res, err = st.Check(trust, fp, at, opts)
+		}
+		state, _ = st.State()
+		path = filepath.Join(st.Dir, store.LicenseFile)
+		if res.Reason == olr.ReasonNotInstalled {
+			return cliutil.WithHint(err, cliutil.ExitRefused, "install one with olr import license.olr")
+		}
+	}
+	if c.Bool("json") {
+		printJSON(resultJSON(res, state))
+	} else {
+		printResult(os.Stdout, res, explainFlag && c.Bool("explain") || !explainFlag)
+		if state != nil && !explainFlag {
+			fmt.Printf("installed:   %s\n", state.Installed.Format(time.RFC3339))
+			fmt.Printf("last check:  %s\n", state.LastSeen.Format(time.RFC3339))
+		}
+	}
+	if err != nil {
+		return verifyExit(path, res, err)
+	}
+	if res.Status == olr.Grace {
+		fmt.Fprintf(os.Stderr, "olr: warning: this machine no longer matches its license; it stops working at %s unless a new license is imported\n",
+			res.GraceUntil.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

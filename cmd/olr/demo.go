@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/olr/store"
+	"github.com/olr-dev/olr/signer"
+)
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "run a whole offline activation on this machine, with a throwaway vendor key",
+		Description: "Makes a vendor key, fingerprints this machine, writes req.olr, opens it as the vendor,\n" +
+			"issues license.olr for an OEM key, imports and verifies it, all in a temporary directory.",
+		Flags: []cli.Flag{tpmFlag, rootFlag,
+			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary directory and print its path"}},
+		Action: runDemo,
+	}
+}
+
+func runDemo(c *cli.Context) error {
+	dir, err := os.MkdirTemp("", "olr-demo-")
+	if err != nil {
+		return err
+	}
+	if c.Bool("keep") {
+		defer fmt.Printf("\nfiles kept in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	step := func(n int, s string) { fmt.Printf("\n== %d. %s\n", n, s) }
+	now := time.Now()
+
+	step(1, "vendor: olr-sign keygen (ML-KEM-768 + X25519 request key, Ed25519 signing key)")
+	keys, err := signer.GenerateKeys(true, now)
+	if err != nil {
+		return err
+	}
+	keyPath := filepath.Join(dir, "vendor.key")
+	if err := signer.WriteKeys(keyPath, keys); err != nil {
+		return err
+	}
+	fmt.Printf("signing key %s; request recipient %.40s...\n", keys.KeyID, keys.Recipient)
+
+	step(2, "machine: olr fingerprint")
+	fp, err := collect(c)
+	if err != nil {
+		return err
+	}
+	printFingerprint(os.Stdout, fp)
+
+	step(3, "machine: olr request -> req.olr (age-encrypted to the vendor)")
+	hostname, _ := os.Hostname()
+	if hostname == "" {
+		hostname = "unknown"
+	}
+	const licensee, licenseKey = "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T"
+	req, err := olr.NewRequest(defaultProduct, licensee, licenseKey, hostname, "olr "+cliutil.Version(), fp, now)
+	if err != nil {
+		return err
+	}
+	recipients, err := olr.ParseRecipients(keys.Recipient)
+	if err != nil {
+		return err
+	}
+	reqData, err := olr.EncryptRequest(req, recipients, true)
+	if err != nil {
+		return err
+	}
+	reqPath := filepath.Join(dir, "req.olr")
+	if err := store.WriteFileAtomic(reqPath, reqData, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d bytes, request %s\n", reqPath, len(reqData), req.ID)
+
+	step(4, "vendor: olr-sign inspect req.olr")
+	loaded, err := signer.LoadKeys(keyPath)
+	if err != nil {
+		return err
+	}
+	opened, err := olr.DecryptRequest(reqData, []age.Identity{loaded.Identity})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("licensee %q, key %s, host %s, %d factors (%s)\n", opened.Licensee, opened.LicenseKey,
+		opened.Hostname, len(opened.Fingerprint.Factors), opened.Fingerprint.Machine.Class)
+
+	step(5, "vendor: olr-sign issue -> license.olr (OEM key)")
+	grace := 14
+	ent := &signer.Entitlement{
+		LicenseKey: licenseKey, Licensee: licensee, Type: string(olr.TypeOEM),
+		Modules: signer.Quotas{
+			"cbs": 1, "obm": 50, "acb": 20, "vmware-vm": 10, "hyperv-socket": 2,
+			"m365": 100, "exchange-mailbox": 200, "opendirect": 5, "mobile": olr.Unlimited,
+		},
+		Languages:   []string{"en", "fr", "zh-TW"},
+		Maintenance: now.AddDate(1, 0, 0).Format(time.DateOnly),
+		GraceDays:   &grace,
+	}
+	lic, licData, err := signer.Issue(opened, ent, loaded, &signer.IssueOptions{Now: now})
+	if err != nil {
+		return err
+	}
+	licPath := filepath.Join(dir, "license.olr")
+	if err := store.WriteFileAtomic(licPath, licData, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d bytes, license %s bound to %d hashed factors\n", licPath, len(licData), lic.ID, len(lic.Binding.Factors))
+
+	// An Evaluation key is refused, as the vendor's rules say.
+	eval := *ent
+	eval.Type = string(olr.TypeEvaluation)
+	if _, _, err := signer.Issue(opened, &eval, loaded, &signer.IssueOptions{Now: now}); err != nil {
+		fmt.Printf("an Evaluation key would be %v\n", err)
+	}
+
+	step(6, "machine: olr import license.olr")
+	st := store.Open(filepath.Join(dir, "state"))
+	trust := keys.Trust()
+	if _, err := st.Install(licData, trust, fp, now, &olr.VerifyOptions{Product: defaultProduct}); err != nil {
+		return err
+	}
+	fmt.Printf("installed in %s\n", st.Dir)
+
+	step(7, "machine: olr verify (what the product does at every start)")
+	res, err := st.Check(trust, fp, time.Now(), &olr.VerifyOptions{Product: defaultProduct})
+	printResult(os.Stdout, res, true)
+	if err != nil {
+		return err
+	}
+
+	step(8, "product: a quota check before an action")
+	if err := res.License.CheckQuota("obm", 49, 1); err == nil {
+		fmt.Println("adding the 50th AhsayOBM-style client device: allowed")
+	}
+	var qe *olr.QuotaError
+	if err := res.License.CheckQuota("obm", 50, 1); errors.As(err, &qe) {
+		fmt.Printf("adding a 51st: blocked: %v\n", err)
+	}
+	fmt.Printf("\nresult: license %s is %s on this machine\n", res.License.ID, res.Status)
+	return nil
+}

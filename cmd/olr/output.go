@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/olr/store"
+)
+
+func printFingerprint(w io.Writer, fp *fingerprint.Fingerprint) {
+	kind := fp.Machine.Class
+	if fp.Machine.Detail != "" {
+		kind += " (" + fp.Machine.Detail + ")"
+	}
+	fmt.Fprintf(w, "machine: %s\n", kind)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSTABILITY\tVALUE\tSOURCE")
+	for _, f := range fp.Factors {
+		src := f.Source
+		if f.Removable {
+			src += " (removable)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Kind, f.Kind.Stability(), f.Value, src)
+	}
+	tw.Flush()
+	for _, n := range fp.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+func formatQuota(q int64) string {
+	if q == olr.Unlimited {
+		return "unlimited"
+	}
+	return fmt.Sprint(q)
+}
+
+func optTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
+}
+
+// printResult shows a verification result; explain adds every factor.
+func printResult(w io.Writer, r *olr.Result, explain bool) {
+	fmt.Fprintf(w, "status:      %s", r.Status)
+	if r.Reason != "" {
+		fmt.Fprintf(w, " (%s)", r.Reason)
+	}
+	fmt.Fprintln(w)
+	if r.Status == olr.Grace {
+		fmt.Fprintf(w, "grace until: %s\n", r.GraceUntil.Format(time.RFC3339))
+	}
+	if r.Err != nil {
+		fmt.Fprintf(w, "problem:     %v\n", r.Err)
+	}
+	if l := r.License; l != nil {
+		fmt.Fprintf(w, "license:     %s (%s, signed by key %s)\n", l.ID, l.Type, l.KeyID)
+		fmt.Fprintf(w, "licensee:    %s\n", l.Licensee)
+		fmt.Fprintf(w, "product:     %s\n", l.Product)
+		fmt.Fprintf(w, "issued:      %s\n", l.Issued.Format(time.RFC3339))
+		fmt.Fprintf(w, "expires:     %s\n", optTime(l.Expires))
+		if !l.Maintenance.IsZero() {
+			fmt.Fprintf(w, "maintenance: until %s\n", l.Maintenance.Format(time.RFC3339))
+		}
+		var mods []string
+		for _, m := range l.Modules {
+			mods = append(mods, m.Name+" "+formatQuota(m.Quota))
+		}
+		fmt.Fprintf(w, "modules:     %s\n", orNone(strings.Join(mods, ", ")))
+		fmt.Fprintf(w, "languages:   %s\n", orNone(strings.Join(l.Languages, ", ")))
+		fmt.Fprintf(w, "grace:       %d days\n", l.GraceDays)
+	}
+	if m := r.Match; m != nil {
+		verdict := "matches"
+		if !m.Pass {
+			verdict = "does not match"
+		}
+		fmt.Fprintf(w, "hardware:    %s (score %d of %d, %d%% needed)\n", verdict, m.Score, m.Total, m.Threshold)
+		for _, k := range m.RequiredUnmatched {
+			fmt.Fprintf(w, "             required factor %s did not match\n", k)
+		}
+		if explain || !m.Pass {
+			printReport(w, m)
+		}
+	}
+}
+
+func printReport(w io.Writer, m *fingerprint.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  FACTOR\tSTATUS\tWEIGHT\tVALUE ON THIS MACHINE\tSOURCE")
+	weights := map[fingerprint.Kind]int{}
+	for _, k := range m.Kinds {
+		weights[k.Kind] = k.Weight
+	}
+	for _, e := range m.Entries {
+		v := e.Value
+		if v == "" {
+			v = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", e.Kind, e.Status, weights[e.Kind], v, e.Source)
+	}
+	tw.Flush()
+	if need := m.Needed(); need > 0 {
+		fmt.Fprintf(w, "  %d more weight is needed to match: the matching factors of the kinds above marked changed or missing would restore it\n", need)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// jsonResult is the --json form of a verification.
+type jsonResult struct {
+	Status     olr.Status          `json:"status"`
+	Reason     olr.Reason          `json:"reason,omitempty"`
+	Error      string              `json:"error,omitempty"`
+	GraceUntil *time.Time          `json:"grace_until,omitempty"`
+	License    *jsonLicense        `json:"license,omitempty"`
+	Match      *fingerprint.Report `json:"match,omitempty"`
+	State      *store.State        `json:"state,omitempty"`
+}
+
+type jsonLicense struct {
+	ID          string            `json:"id"`
+	KeyID       string            `json:"key_id"`
+	RequestID   string            `json:"request_id"`
+	Type        olr.LicenseType   `json:"type"`
+	Product     string            `json:"product"`
+	Licensee    string            `json:"licensee"`
+	Issued      time.Time         `json:"issued"`
+	NotBefore   time.Time         `json:"not_before"`
+	Expires     *time.Time        `json:"expires,omitempty"`
+	Maintenance *time.Time        `json:"maintenance,omitempty"`
+	Modules     map[string]string `json:"modules"`
+	Languages   []string          `json:"languages"`
+	GraceDays   int               `json:"grace_days"`
+}
+
+func resultJSON(r *olr.Result, st *store.State) *jsonResult {
+	j := &jsonResult{Status: r.Status, Reason: r.Reason, Match: r.Match, State: st}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	if !r.GraceUntil.IsZero() {
+		j.GraceUntil = &r.GraceUntil
+	}
+	if l := r.License; l != nil {
+		jl := &jsonLicense{ID: l.ID, KeyID: l.KeyID.String(), RequestID: l.RequestID, Type: l.Type, Product: l.Product,
+			Licensee: l.Licensee, Issued: l.Issued, NotBefore: l.NotBefore, Modules: map[string]string{},
+			Languages: l.Languages, GraceDays: l.GraceDays}
+		if !l.Expires.IsZero() {
+			jl.Expires = &l.Expires
+		}
+		if !l.Maintenance.IsZero() {
+			jl.Maintenance = &l.Maintenance
+		}
+		for _, m := range l.Modules {
+			jl.Modules[m.Name] = formatQuota(m.Quota)
+		}
+		if jl.Languages == nil {
+			jl.Languages = []string{}
+		}
+		j.License = jl
+	}
+	return j
+}

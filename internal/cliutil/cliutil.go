@@ -1,0 +1,177 @@
+// Package cliutil holds what both olr command-line tools share: exit
+// codes, error reporting in the age style, bounded input reading and
+// atomic output.
+package cliutil
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/olr/store"
+)
+
+// Exit codes shared by both tools.
+const (
+	ExitOK      = 0
+	ExitRefused = 1 // a verification failure or a policy refusal
+	ExitUsage   = 2 // a usage error, or unreadable / malformed input
+)
+
+// Error is an error with an exit code and an optional hint.
+type Error struct {
+	Code int
+	Err  error
+	Hint string
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Usagef returns an exit-2 error.
+func Usagef(format string, a ...any) error {
+	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+}
+
+// Refusedf returns an exit-1 error.
+func Refusedf(format string, a ...any) error {
+	return &Error{Code: ExitRefused, Err: fmt.Errorf(format, a...)}
+}
+
+// WithHint adds a hint line to err.
+func WithHint(err error, code int, hint string) error {
+	return &Error{Code: code, Err: err, Hint: hint}
+}
+
+// Code wraps err with an exit code.
+func Code(err error, code int) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Err: err}
+}
+
+// Run runs app and exits the process with the right code, printing errors
+// as "name: error: ..." and hints as "name: hint: ...".
+func Run(app *cli.App, args []string) {
+	os.Exit(RunCode(app, args, os.Stderr))
+}
+
+// RunCode runs app and returns the exit code.
+func RunCode(app *cli.App, args []string, stderr io.Writer) int {
+	name := app.Name
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+		return Usagef("%v", err)
+	}
+	if app.Version == "" {
+		app.Version = Version()
+	}
+	err := app.Run(args)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitUsage
+	var e *Error
+	var ec cli.ExitCoder
+	switch {
+	case errors.As(err, &e):
+		code = e.Code
+	case errors.As(err, &ec):
+		code = ec.ExitCode()
+	}
+	msg := err.Error()
+	if msg != "" {
+		for _, line := range strings.Split(msg, "\n") {
+			fmt.Fprintf(stderr, "%s: error: %s\n", name, line)
+		}
+	}
+	if e != nil && e.Hint != "" {
+		fmt.Fprintf(stderr, "%s: hint: %s\n", name, e.Hint)
+	}
+	return code
+}
+
+// Version returns the module version from the build info.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// ReadInput reads path ("-" for standard input), at most limit bytes. The
+// error names the file; what is named "what" (a license, a request) says
+// what the file should have been.
+func ReadInput(path, what string, limit int64) ([]byte, error) {
+	var r io.Reader
+	name := path
+	if path == "-" {
+		r, name = os.Stdin, "standard input"
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, Usagef("cannot read %s %s: %v", what, path, unwrapPathError(err))
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return nil, Usagef("cannot read %s %s: it is a directory", what, path)
+		}
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, Usagef("cannot read %s %s: %v", what, name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, Usagef("%s %s is too large (more than %d bytes): is it the right file?", what, name, limit)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, Usagef("%s %s is empty", what, name)
+	}
+	return data, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// WriteOutput writes data to path ("-" for standard output) atomically:
+// the file appears whole or not at all.
+func WriteOutput(path string, data []byte, perm os.FileMode) error {
+	if path == "-" || path == "" {
+		_, err := os.Stdout.Write(data)
+		return err
+	}
+	if err := store.WriteFileAtomic(path, data, perm); err != nil {
+		return Usagef("cannot write %s: %v", path, unwrapPathError(err))
+	}
+	return nil
+}
+
+// SameFile reports whether two paths name the same existing file, so that
+// a command does not overwrite its own input.
+func SameFile(a, b string) bool {
+	if a == "-" || b == "-" {
+		return false
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	if err1 == nil && err2 == nil {
+		return os.SameFile(fa, fb)
+	}
+	aa, _ := filepath.Abs(a)
+	bb, _ := filepath.Abs(b)
+	return aa == bb
+}
