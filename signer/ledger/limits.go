@@ -1,0 +1,51 @@
+package ledger
+
+import "time"
+
+// Bounds on what the ledger accepts. Import files come from another
+// system and request contents from customers, so every size is checked
+// before work is done.
+const (
+	// maxImportBytes bounds a sales export read by ImportCSV/ImportJSON;
+	// a million keys fit comfortably.
+	maxImportBytes = 64 << 20
+	// maxImportKeys bounds the number of keys in one import, so one
+	// transaction stays reasonable.
+	maxImportKeys = 200_000
+	// maxKeyLen bounds a license key; real keys are a few dozen characters.
+	maxKeyLen = 128
+	// maxLicenseeLen bounds a licensee name (a company name).
+	maxLicenseeLen = 256
+	// maxProductLen bounds a product name.
+	maxProductLen = 128
+	// maxModules bounds the modules of one key; the vendor sells about 20.
+	maxModules = 64
+	// maxModuleNameLen bounds a module name such as "vmware-vm".
+	maxModuleNameLen = 64
+	// maxQuota bounds a finite quota; larger numbers are typos, and
+	// "unlimited" exists for the real case.
+	maxQuota = 1_000_000_000
+	// maxLanguages bounds the supported languages of one key.
+	maxLanguages = 64
+	// maxLanguageLen bounds one language tag (BCP 47 tags are short).
+	maxLanguageLen = 35
+	// maxIDLen bounds license and request IDs chosen by the signer.
+	maxIDLen = 128
+	// maxOperatorLen bounds an operator name.
+	maxOperatorLen = 128
+	// maxTextLen bounds free text: revocation and transfer reasons, import
+	// source labels.
+	maxTextLen = 1024
+	// maxFingerprintBytes bounds the JSON of a machine's raw factors.
+	maxFingerprintBytes = 256 << 10
+	// maxLicenseFileBytes bounds a stored license.olr.
+	maxLicenseFileBytes = 1 << 20
+
+	// busyTimeout is how long a connection waits for another process's
+	// write lock before SQLite reports SQLITE_BUSY. Issuing is interactive,
+	// so waiting a little is better than failing.
+	busyTimeout = 10 * time.Second
+	// busyRetries is how many times Update starts over after SQLITE_BUSY
+	// (each attempt having already waited busyTimeout).
+	busyRetries = 3
+)

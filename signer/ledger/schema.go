@@ -1,0 +1,184 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// applicationID marks the file as an olr ledger ("olrL"), so Open refuses
+// to migrate some other SQLite database it was pointed at by mistake.
+const applicationID = 0x6f6c724c
+
+// migrations are the schema steps, in order. migrations[i] brings the
+// schema from version i to i+1 (PRAGMA user_version). Never edit a step
+// that has shipped: append a new one.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE sold_keys (
+	license_key TEXT PRIMARY KEY NOT NULL,
+	licensee    TEXT NOT NULL,
+	type        TEXT NOT NULL CHECK (type IN ('oem', 'meter', 'active-pool', 'evaluation')),
+	product     TEXT NOT NULL,
+	modules     TEXT NOT NULL,  -- JSON object: module name -> integer or "unlimited"
+	languages   TEXT NOT NULL,  -- JSON array of language tags
+	expires     TEXT,           -- YYYY-MM-DD, NULL for none
+	maintenance TEXT,           -- YYYY-MM-DD, NULL for none
+	created     TEXT NOT NULL,
+	updated     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE issued_licenses (
+	license_id  TEXT PRIMARY KEY NOT NULL,
+	license_key TEXT NOT NULL REFERENCES sold_keys (license_key),
+	request_id  TEXT NOT NULL UNIQUE,
+	file        BLOB NOT NULL,
+	issued      TEXT NOT NULL,
+	operator    TEXT NOT NULL,
+	status      TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'revoked'))
+) STRICT;
+CREATE INDEX issued_licenses_by_key ON issued_licenses (license_key);
+
+CREATE TABLE activations (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	license_key TEXT NOT NULL REFERENCES sold_keys (license_key),
+	fingerprint TEXT NOT NULL,  -- JSON of the raw factors from the request
+	license_id  TEXT NOT NULL UNIQUE REFERENCES issued_licenses (license_id),
+	request_id  TEXT NOT NULL UNIQUE,
+	state       TEXT NOT NULL CHECK (state IN ('active', 'superseded', 'transferred-away', 'revoked')),
+	created     TEXT NOT NULL,
+	ended       TEXT
+) STRICT;
+-- One key, one machine: at most one active activation per key, enforced
+-- by the database even if the policy forgets to check.
+CREATE UNIQUE INDEX activations_one_active ON activations (license_key) WHERE state = 'active';
+CREATE INDEX activations_by_key ON activations (license_key);
+
+CREATE TABLE transfers (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	license_key  TEXT NOT NULL REFERENCES sold_keys (license_key),
+	from_license TEXT NOT NULL REFERENCES issued_licenses (license_id),
+	to_license   TEXT NOT NULL REFERENCES issued_licenses (license_id),
+	time         TEXT NOT NULL,
+	operator     TEXT NOT NULL,
+	reason       TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE revocations (
+	license_id TEXT PRIMARY KEY NOT NULL REFERENCES issued_licenses (license_id),
+	reason     TEXT NOT NULL,
+	time       TEXT NOT NULL,
+	operator   TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE crl_counter (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	number INTEGER NOT NULL CHECK (number > 0)
+) STRICT;
+
+CREATE TABLE audit (
+	seq       INTEGER PRIMARY KEY,  -- 1, 2, 3, ... without gaps
+	time      TEXT NOT NULL,
+	operator  TEXT NOT NULL,
+	action    TEXT NOT NULL,
+	subject   TEXT NOT NULL,
+	details   TEXT NOT NULL,        -- JSON, hashed as stored
+	prev_hash TEXT NOT NULL,        -- lowercase hex
+	hash      TEXT NOT NULL         -- lowercase hex
+) STRICT;
+
+-- The latest audit record, kept apart so that deleting the last records
+-- of the log is detected.
+CREATE TABLE audit_head (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	seq  INTEGER NOT NULL,
+	hash TEXT NOT NULL
+) STRICT;
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Guards against accidents. They do not stop a determined editor (who can
+-- drop them); the hash chain and Verify are what detect tampering.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'olr ledger: the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'olr ledger: the audit log is append-only'); END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, 'olr ledger: the audit head cannot be deleted'); END;
+CREATE TRIGGER revocations_no_update BEFORE UPDATE ON revocations
+BEGIN SELECT RAISE(ABORT, 'olr ledger: revocations are final'); END;
+CREATE TRIGGER revocations_no_delete BEFORE DELETE ON revocations
+BEGIN SELECT RAISE(ABORT, 'olr ledger: revocations are final'); END;
+CREATE TRIGGER crl_counter_grows BEFORE UPDATE ON crl_counter WHEN NEW.number <= OLD.number
+BEGIN SELECT RAISE(ABORT, 'olr ledger: the CRL number only grows'); END;
+CREATE TRIGGER issued_licenses_immutable BEFORE UPDATE OF license_id, license_key, request_id, file, issued, operator ON issued_licenses
+BEGIN SELECT RAISE(ABORT, 'olr ledger: an issued license cannot be changed'); END;
+CREATE TRIGGER issued_licenses_revoked_final BEFORE UPDATE OF status ON issued_licenses WHEN OLD.status = 'revoked' AND NEW.status <> 'revoked'
+BEGIN SELECT RAISE(ABORT, 'olr ledger: a revoked license stays revoked'); END;
+CREATE TRIGGER issued_licenses_no_delete BEFORE DELETE ON issued_licenses
+BEGIN SELECT RAISE(ABORT, 'olr ledger: issued licenses are never deleted'); END;
+`,
+}
+
+// guardTriggers are the triggers Verify expects to find.
+var guardTriggers = []string{
+	"audit_no_update", "audit_no_delete", "audit_head_no_delete",
+	"revocations_no_update", "revocations_no_delete", "crl_counter_grows",
+	"issued_licenses_immutable", "issued_licenses_revoked_final",
+	"issued_licenses_no_delete",
+}
+
+// SchemaVersion is the schema version this code writes.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate brings the schema up to date in one write transaction, so a
+// crash or a second process never sees half a migration.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see Open)
+	if err != nil {
+		return fmt.Errorf("ledger: starting migration: %w", err)
+	}
+	defer tx.Rollback()
+
+	var version, appID int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("ledger: reading schema version: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return fmt.Errorf("ledger: reading application id: %w", err)
+	}
+	if version == 0 && appID == 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+			return fmt.Errorf("ledger: reading schema: %w", err)
+		}
+		if n != 0 {
+			return fmt.Errorf("%w (it has tables but no olr application id)", ErrNotLedger)
+		}
+	} else if appID != applicationID {
+		return fmt.Errorf("%w (application id %#x)", ErrNotLedger, appID)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%w: schema version %d, this program knows up to %d; use a newer olr-sign",
+			ErrSchemaTooNew, version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("ledger: migrating schema to version %d: %w", i+1, err)
+		}
+	}
+	// PRAGMA arguments cannot be bound parameters; both are integers.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+		return fmt.Errorf("ledger: setting application id: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return fmt.Errorf("ledger: setting schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ledger: committing migration: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,287 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// LicenseType is the kind of license a key was sold as. Only OEM keys may
+// be activated offline; the others need the vendor's online license
+// server.
+type LicenseType string
+
+// The license types the vendor sells.
+const (
+	TypeOEM        LicenseType = "oem"
+	TypeMeter      LicenseType = "meter"
+	TypeActivePool LicenseType = "active-pool"
+	TypeEvaluation LicenseType = "evaluation"
+)
+
+// LicenseTypes lists every known license type.
+var LicenseTypes = []LicenseType{TypeOEM, TypeMeter, TypeActivePool, TypeEvaluation}
+
+// Valid reports whether t is one of the known license types.
+func (t LicenseType) Valid() bool { return slices.Contains(LicenseTypes, t) }
+
+// OfflineActivation reports whether keys of this type may be activated
+// offline. The vendor's rule: only OEM keys; meter, active pool and
+// evaluation keys need the online license server.
+func (t LicenseType) OfflineActivation() bool { return t == TypeOEM }
+
+// Quota is the number of units of a module that were sold, or Unlimited.
+type Quota int64
+
+// Unlimited is the quota of a module sold without a limit. It is written
+// "unlimited" in import files and in the ledger.
+const Unlimited Quota = -1
+
+// String returns the decimal quota or "unlimited".
+func (q Quota) String() string {
+	if q == Unlimited {
+		return "unlimited"
+	}
+	return strconv.FormatInt(int64(q), 10)
+}
+
+// MarshalJSON writes a number, or the string "unlimited".
+func (q Quota) MarshalJSON() ([]byte, error) {
+	if q == Unlimited {
+		return []byte(`"unlimited"`), nil
+	}
+	if q < 0 {
+		return nil, fmt.Errorf("ledger: negative quota %d", int64(q))
+	}
+	return strconv.AppendInt(nil, int64(q), 10), nil
+}
+
+// UnmarshalJSON accepts a non-negative integer or the string "unlimited".
+func (q *Quota) UnmarshalJSON(b []byte) error {
+	v, err := parseQuotaJSON(b)
+	if err != nil {
+		return err
+	}
+	*q = v
+	return nil
+}
+
+func parseQuotaJSON(b []byte) (Quota, error) {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, err
+		}
+		if s != "unlimited" {
+			return 0, errors.New(`quota must be a non-negative integer or "unlimited"`)
+		}
+		return Unlimited, nil
+	}
+	return parseQuota(string(b))
+}
+
+// parseQuota parses the text form: decimal digits only (no sign, no
+// exponent, no leading zeros) or "unlimited".
+func parseQuota(s string) (Quota, error) {
+	if s == "unlimited" {
+		return Unlimited, nil
+	}
+	if s == "" {
+		return 0, errors.New("quota is empty")
+	}
+	if s[0] == '-' {
+		return 0, errors.New("quota is negative")
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, errors.New(`quota must be a non-negative integer or "unlimited"`)
+		}
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, errors.New("quota has a leading zero")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > maxQuota {
+		return 0, fmt.Errorf("quota is larger than %d", maxQuota)
+	}
+	return Quota(n), nil
+}
+
+// SoldKey is a license key as sold: who bought it, what type it is and
+// what it entitles. Licensee and Key are case sensitive and kept exactly.
+type SoldKey struct {
+	Key      string
+	Licensee string
+	Type     LicenseType
+	Product  string
+	// Modules maps a module name (such as "obm", "vmware-vm", "m365") to
+	// its quota. A nil map and an empty map mean the same.
+	Modules map[string]Quota
+	// Languages lists the supported UI languages (BCP 47 tags such as
+	// "en", "zh-TW"), in the order sold.
+	Languages []string
+	// Expires and Maintenance are calendar dates (UTC midnight); the zero
+	// time means none.
+	Expires     time.Time
+	Maintenance time.Time
+	// Created and Updated are set by the ledger.
+	Created time.Time
+	Updated time.Time
+}
+
+// sameContent reports whether a and b record the same sale, ignoring the
+// times the ledger sets.
+func (k *SoldKey) sameContent(o *SoldKey) bool {
+	return k.Key == o.Key && k.Licensee == o.Licensee && k.Type == o.Type &&
+		k.Product == o.Product && maps.Equal(k.Modules, o.Modules) &&
+		slices.Equal(k.Languages, o.Languages) &&
+		k.Expires.Equal(o.Expires) && k.Maintenance.Equal(o.Maintenance)
+}
+
+// changedFields names the fields that differ between k and o, for the
+// audit record of an update.
+func (k *SoldKey) changedFields(o *SoldKey) []string {
+	var f []string
+	if k.Licensee != o.Licensee {
+		f = append(f, "licensee")
+	}
+	if k.Type != o.Type {
+		f = append(f, "type")
+	}
+	if k.Product != o.Product {
+		f = append(f, "product")
+	}
+	if !maps.Equal(k.Modules, o.Modules) {
+		f = append(f, "modules")
+	}
+	if !slices.Equal(k.Languages, o.Languages) {
+		f = append(f, "languages")
+	}
+	if !k.Expires.Equal(o.Expires) {
+		f = append(f, "expires")
+	}
+	if !k.Maintenance.Equal(o.Maintenance) {
+		f = append(f, "maintenance")
+	}
+	return f
+}
+
+// ActivationState is the life-cycle state of an activation.
+type ActivationState string
+
+// Activation states. A key has at most one active activation.
+const (
+	// StateActive: the key is in use on this machine.
+	StateActive ActivationState = "active"
+	// StateSuperseded: a newer license was issued for the same machine
+	// (a re-request after a lost file).
+	StateSuperseded ActivationState = "superseded"
+	// StateTransferredAway: the key was moved to other hardware by an
+	// explicit transfer.
+	StateTransferredAway ActivationState = "transferred-away"
+	// StateRevoked: the license of this activation was revoked.
+	StateRevoked ActivationState = "revoked"
+)
+
+// Activation records that a key was activated on one machine.
+type Activation struct {
+	ID  int64 // set by the ledger
+	Key string
+	// Fingerprint is the JSON text of the machine's raw factors, as they
+	// arrived in the encrypted request. The vendor may hold raw values;
+	// they never leave the ledger in clear.
+	Fingerprint json.RawMessage
+	LicenseID   string
+	RequestID   string
+	State       ActivationState
+	Created     time.Time
+	// Ended is when the activation stopped being active; zero while it is.
+	Ended time.Time
+}
+
+// LicenseStatus is the status of an issued license.
+type LicenseStatus string
+
+// Issued license statuses.
+const (
+	LicenseActive     LicenseStatus = "active"
+	LicenseSuperseded LicenseStatus = "superseded"
+	LicenseRevoked    LicenseStatus = "revoked"
+)
+
+// IssuedLicense is a signed license file the vendor handed out.
+type IssuedLicense struct {
+	ID  string
+	Key string
+	// RequestID is the ID of the request this license answers. It is
+	// unique, so replaying a request finds the license already issued.
+	RequestID string
+	// File is the license.olr exactly as issued.
+	File     []byte
+	Issued   time.Time     // set by the ledger
+	Operator string        // set by the ledger
+	Status   LicenseStatus // set by the ledger
+}
+
+// Transfer records the move of a key from one machine to another.
+type Transfer struct {
+	ID          int64
+	Key         string
+	FromLicense string
+	ToLicense   string
+	Time        time.Time
+	Operator    string
+	Reason      string
+}
+
+// Revocation records that a license was revoked.
+type Revocation struct {
+	LicenseID string
+	Reason    string
+	Time      time.Time
+	Operator  string
+}
+
+// AuditRecord is one entry of the append-only audit log. See the package
+// documentation for how Hash is computed.
+type AuditRecord struct {
+	Seq      int64
+	Time     time.Time
+	Operator string
+	Action   string
+	Subject  string
+	Details  json.RawMessage
+	PrevHash [32]byte
+	Hash     [32]byte
+}
+
+// AuditHead is the latest audit record's sequence number and hash. Noting
+// it outside the ledger (in a ticket, a mail, a second machine) lets a
+// later Verify prove that nothing before it was rewritten.
+type AuditHead struct {
+	Seq  int64
+	Hash [32]byte
+}
+
+// Audit actions. They are part of the log format: never rename them.
+const (
+	ActionKeyCreate = "key.create"
+	ActionKeyUpdate = "key.update"
+	ActionKeyImport = "keys.import"
+	ActionActivate  = "activate"
+	ActionSupersede = "supersede"
+	ActionTransfer  = "transfer"
+	ActionRevoke    = "revoke"
+	ActionCRLNumber = "crl.number"
+)
+
+// builtinActions are the actions the ledger writes itself; Tx.Log may not
+// use them, so a free-form entry cannot pass for an activation.
+var builtinActions = []string{
+	ActionKeyCreate, ActionKeyUpdate, ActionKeyImport, ActionActivate,
+	ActionSupersede, ActionTransfer, ActionRevoke, ActionCRLNumber,
+}
