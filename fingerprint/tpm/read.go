@@ -38,8 +38,8 @@ type Info struct {
 	// EKAlgorithm is AlgECCP256 or AlgRSA2048.
 	EKAlgorithm string `json:"ek_algorithm"`
 	// Manufacturer is the TPM vendor ID (TPM_PT_MANUFACTURER), such as
-	// "IFX", "NTC", "STM", "MSFT" or "IBM" (swtpm and the reference
-	// simulator).
+	// "IFX", "NTC", "STM", "AMD", "MSFT" (also the in-process reference
+	// simulator) or "IBM" (swtpm).
 	Manufacturer string `json:"manufacturer"`
 	// FirmwareVersion is TPM_PT_FIRMWARE_VERSION_1 and _2 as four 16-bit
 	// numbers, "major.minor.build.revision", the form vendors and the
