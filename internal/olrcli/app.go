@@ -1,0 +1,147 @@
+// Package olrcli is the olr command: it runs on the licensed (often
+// air-gapped) machine, shows the machine's fingerprint, writes the
+// encrypted activation request req.olr, imports and verifies the signed
+// license.olr, and runs a whole offline activation as a demo.
+package olrcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/fingerprint/host"
+	"github.com/olr-dev/olr/fingerprint/tpm"
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/olr/store"
+)
+
+// defaultProduct names the product a request is for when --product is
+// not given.
+const defaultProduct = "backup-server"
+
+var (
+	tpmFlag = &cli.StringFlag{Name: "tpm", Value: "auto", EnvVars: []string{"OLR_TPM"},
+		Usage: "TPM to read: auto, none, a device path, mssim:HOST:PORT, sim"}
+	rootFlag = &cli.StringFlag{Name: "root", EnvVars: []string{"OLR_ROOT"},
+		Usage: "fingerprint the image or saved sysfs tree mounted at `DIR` instead of this machine"}
+	stateFlag = &cli.StringFlag{Name: "state", EnvVars: []string{"OLR_STATE"},
+		Usage: "state `DIR` holding the installed license (default /var/lib/olr for root, else ~/.local/state/olr)"}
+	trustFlag = &cli.StringFlag{Name: "trust", EnvVars: []string{"OLR_TRUST"},
+		Usage: "vendor trust bundle `FILE` (default: the one saved at import)"}
+	jsonFlag    = &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}
+	productFlag = &cli.StringFlag{Name: "product", Value: defaultProduct, EnvVars: []string{"OLR_PRODUCT"}, Usage: "product `NAME` the license is for"}
+)
+
+// Main runs the command with the process arguments and exits.
+func Main() { cliutil.Run(NewApp(), os.Args) }
+
+// NewApp returns the command-line application.
+func NewApp() *cli.App {
+	return &cli.App{
+		Name:  "olr",
+		Usage: "offline license activation for air-gapped machines",
+		Description: "On the machine: olr request writes req.olr for the vendor; olr import installs the\n" +
+			"license.olr the vendor sends back; olr verify and olr status check it.",
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			fingerprintCommand(),
+			requestCommand(),
+			importCommand(),
+			verifyCommand(),
+			statusCommand(),
+			demoCommand(),
+		},
+	}
+}
+
+// collect fingerprints the machine (or --root) as the flags say.
+func collect(c *cli.Context) (*fingerprint.Fingerprint, error) {
+	root := c.String("root")
+	if root != "" {
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			return nil, cliutil.Usagef("--root %s is not a directory", root)
+		}
+	}
+	opts := host.Options{Root: root}
+	if spec := c.String("tpm"); spec != "none" && root == "" {
+		opts.Extra = append(opts.Extra, tpm.NewCollector(spec))
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
+	defer cancel()
+	fp, err := host.Collect(ctx, opts)
+	if err != nil {
+		return nil, cliutil.WithHint(fmt.Errorf("cannot fingerprint this machine: %v", err), cliutil.ExitUsage,
+			"run with --tpm none to leave the TPM out, or as root to read DMI serials")
+	}
+	if len(fp.Factors) == 0 {
+		return nil, cliutil.WithHint(errors.New("found no hardware factor to bind a license to"), cliutil.ExitUsage,
+			"run as root so that DMI identities can be read")
+	}
+	return fp, nil
+}
+
+func storeOf(c *cli.Context) *store.Store {
+	dir := c.String("state")
+	if dir == "" {
+		dir = store.DefaultDir()
+	}
+	return store.Open(dir)
+}
+
+// trustFile is where import saves the trust bundle it was given.
+const trustFile = "trust.olr"
+
+// loadTrust reads --trust, or the bundle saved in the state directory.
+func loadTrust(c *cli.Context, st *store.Store) (*olr.Trust, []byte, error) {
+	path := c.String("trust")
+	if path == "" {
+		path = st.Dir + string(os.PathSeparator) + trustFile
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, cliutil.WithHint(errors.New("no trust bundle: give the vendor's with --trust FILE"), cliutil.ExitUsage,
+				"the vendor's keygen wrote it as vendor.key.trust")
+		}
+	}
+	data, err := cliutil.ReadInput(path, "trust bundle", olr.MaxTrustSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := olr.ParseTrust(data)
+	if err != nil {
+		return nil, nil, cliutil.Usagef("%s: %v", path, err)
+	}
+	return t, data, nil
+}
+
+// parseAt parses --at: an RFC 3339 time, a date, or "+DURATION" such as
+// +15d or +36h from now.
+func parseAt(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return now, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		if days, ok := strings.CutSuffix(rest, "d"); ok {
+			var n int
+			if _, err := fmt.Sscanf(days, "%d", &n); err == nil && fmt.Sprint(n) == days {
+				return now.AddDate(0, 0, n), nil
+			}
+		}
+		d, err := time.ParseDuration(rest)
+		if err == nil {
+			return now.Add(d), nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, cliutil.Usagef("--at %q: want a time like 2027-01-31T12:00:00Z, a date, or +15d", s)
+}

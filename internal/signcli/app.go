@@ -1,0 +1,255 @@
+// Package signcli is the olr-sign command: it runs at the vendor, makes
+// the vendor's keys, opens activation requests (req.olr) and issues signed
+// licenses (license.olr) for OEM keys.
+package signcli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer"
+)
+
+// Main runs the command with the process arguments and exits.
+func Main() { cliutil.Run(NewApp(), os.Args) }
+
+var identityFlag = &cli.StringFlag{Name: "identity", Aliases: []string{"i"}, Required: true,
+	EnvVars: []string{"OLR_VENDOR_KEY"}, Usage: "vendor key `FILE` written by keygen"}
+
+// NewApp returns the command-line application.
+func NewApp() *cli.App {
+	return &cli.App{
+		Name:            "olr-sign",
+		Usage:           "issue offline licenses for activation requests (vendor side)",
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			keygenCommand(),
+			inspectCommand(),
+			issueCommand(),
+		},
+	}
+}
+
+func keygenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keygen",
+		Usage: "make a new vendor key set",
+		Description: "Writes FILE (the age identity that opens requests; `age -d -i FILE req.olr` works),\n" +
+			"FILE.sign (the license signing key), and the public FILE.recipient and FILE.trust.\n" +
+			"Existing files are never overwritten.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the key to `FILE`"},
+			&cli.BoolFlag{Name: "x25519", Usage: "use a classic X25519 request key instead of the post-quantum hybrid (ML-KEM-768 + X25519)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cliutil.Usagef("keygen takes no arguments")
+			}
+			k, err := signer.GenerateKeys(!c.Bool("x25519"), time.Now())
+			if err != nil {
+				return err
+			}
+			out := c.String("output")
+			if err := signer.WriteKeys(out, k); err != nil {
+				return cliutil.Code(err, cliutil.ExitUsage)
+			}
+			fmt.Fprintf(os.Stderr, "olr-sign: wrote %s and %s (secret: keep them on the vendor's signing machine)\n", out, signer.SigningPath(out))
+			fmt.Fprintf(os.Stderr, "olr-sign: wrote %s and %s (public: give them to the machine side)\n", signer.RecipientPath(out), signer.TrustPath(out))
+			fmt.Printf("# request recipient (olr request --vendor)\n%s\n# trust bundle (olr import --trust)\n%s", k.Recipient, k.Trust().Marshal())
+			return nil
+		},
+	}
+}
+
+func loadKeys(c *cli.Context) (*signer.Keys, error) {
+	path := c.String("identity")
+	k, err := signer.LoadKeys(path)
+	if err != nil {
+		return nil, cliutil.Usagef("cannot load vendor key: %v", err)
+	}
+	return k, nil
+}
+
+func readRequest(c *cli.Context, k *signer.Keys) (*olr.Request, string, error) {
+	if c.NArg() != 1 {
+		return nil, "", cliutil.Usagef("%s takes one request file (- for standard input)", c.Command.Name)
+	}
+	path := c.Args().First()
+	data, err := cliutil.ReadInput(path, "request", olr.MaxRequestSize)
+	if err != nil {
+		return nil, path, err
+	}
+	req, err := olr.DecryptRequest(data, []age.Identity{k.Identity})
+	if errors.Is(err, olr.ErrWrongVendorKey) {
+		return nil, path, cliutil.WithHint(fmt.Errorf("%s: %w", path, err), cliutil.ExitUsage,
+			"the machine used another vendor recipient; check which key its --vendor named")
+	}
+	if err != nil {
+		return nil, path, cliutil.Usagef("%s: %v", path, err)
+	}
+	return req, path, nil
+}
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "decrypt and show an activation request",
+		ArgsUsage: "req.olr",
+		Flags:     []cli.Flag{identityFlag, &cli.BoolFlag{Name: "json", Usage: "print the decrypted request as JSON"}},
+		Action: func(c *cli.Context) error {
+			k, err := loadKeys(c)
+			if err != nil {
+				return err
+			}
+			req, _, err := readRequest(c, k)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(req)
+			}
+			printRequest(req)
+			return nil
+		},
+	}
+}
+
+func printRequest(r *olr.Request) {
+	fmt.Printf("request:   %s\n", r.ID)
+	fmt.Printf("created:   %s\n", r.Created)
+	fmt.Printf("product:   %s\n", r.Product)
+	fmt.Printf("licensee:  %s\n", r.Licensee)
+	fmt.Printf("key:       %s\n", r.LicenseKey)
+	fmt.Printf("hostname:  %s\n", r.Hostname)
+	fmt.Printf("tool:      %s\n", r.Tool)
+	m := r.Fingerprint.Machine
+	kind := m.Class
+	if m.Detail != "" {
+		kind += " (" + m.Detail + ")"
+	}
+	fmt.Printf("machine:   %s\n", kind)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSTABILITY\tVALUE\tSOURCE")
+	for _, f := range r.Fingerprint.Factors {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Kind, f.Kind.Stability(), f.Value, f.Source)
+	}
+	tw.Flush()
+	for _, n := range r.Fingerprint.Notes {
+		fmt.Printf("note: %s\n", n)
+	}
+}
+
+func issueCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "issue",
+		Usage:     "issue license.olr for an activation request",
+		ArgsUsage: "req.olr",
+		Flags: []cli.Flag{
+			identityFlag,
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the license to `FILE` (- for standard output)"},
+			&cli.StringFlag{Name: "entitlement", Aliases: []string{"e"}, Usage: "JSON `FILE` of what was sold (type, licensee, key, modules, languages, dates)"},
+			&cli.StringFlag{Name: "type", Usage: "license type of the key: oem, meter, active-pool, evaluation (default oem, or the entitlement's)"},
+			&cli.StringSliceFlag{Name: "module", Aliases: []string{"m"}, Usage: "module and quota, `NAME=QUOTA` (obm=50, mobile=unlimited); repeatable"},
+			&cli.StringSliceFlag{Name: "language", Usage: "supported language `TAG` (en, zh-TW); repeatable"},
+			&cli.StringFlag{Name: "expires", Usage: "last valid `DATE` (YYYY-MM-DD); default never"},
+			&cli.StringFlag{Name: "maintenance", Usage: "end of maintenance `DATE` (YYYY-MM-DD)"},
+			&cli.IntFlag{Name: "grace-days", Value: -1, Usage: "grace period after the hardware drifts (default 14)"},
+			&cli.StringSliceFlag{Name: "require", Usage: "factor `KIND` that must match when recorded (e.g. tpm-ek); repeatable"},
+			&cli.IntFlag{Name: "threshold", Usage: "percent of the recorded weight that must match (default 51)"},
+			&cli.StringFlag{Name: "product", Usage: "refuse requests for another product than `NAME`"},
+		},
+		Action: runIssue,
+	}
+}
+
+func runIssue(c *cli.Context) error {
+	e := &signer.Entitlement{Type: string(olr.TypeOEM), Modules: signer.Quotas{}}
+	if path := c.String("entitlement"); path != "" {
+		data, err := cliutil.ReadInput(path, "entitlement", 1<<20)
+		if err != nil {
+			return err
+		}
+		if e, err = signer.ParseEntitlement(strings.NewReader(string(data))); err != nil {
+			return cliutil.Usagef("%s: %v", path, err)
+		}
+		if e.Modules == nil {
+			e.Modules = signer.Quotas{}
+		}
+	}
+	if c.IsSet("type") {
+		e.Type = c.String("type")
+	}
+	if _, err := olr.ParseLicenseType(e.Type); err != nil {
+		return cliutil.Usagef("%v", err)
+	}
+	for _, m := range c.StringSlice("module") {
+		name, q, err := signer.ParseModuleFlag(m)
+		if err != nil {
+			return cliutil.Usagef("--module %v", err)
+		}
+		e.Modules[name] = q
+	}
+	e.Languages = append(e.Languages, c.StringSlice("language")...)
+	if c.IsSet("expires") {
+		e.Expires = c.String("expires")
+	}
+	if c.IsSet("maintenance") {
+		e.Maintenance = c.String("maintenance")
+	}
+	if g := c.Int("grace-days"); g >= 0 {
+		e.GraceDays = &g
+	}
+	for _, r := range c.StringSlice("require") {
+		if !fingerprint.Kind(r).Known() {
+			return cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
+		}
+		if !slices.Contains(e.Require, r) {
+			e.Require = append(e.Require, r)
+		}
+	}
+	if c.IsSet("threshold") {
+		e.Threshold = c.Int("threshold")
+	}
+	k, err := loadKeys(c)
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if cliutil.SameFile(out, c.Args().First()) {
+		return cliutil.Usagef("the output %s is the request itself", out)
+	}
+	req, path, err := readRequest(c, k)
+	if err != nil {
+		return err
+	}
+	lic, data, err := signer.Issue(req, e, k, &signer.IssueOptions{Now: time.Now(), Product: c.String("product")})
+	var refused *signer.RefusedError
+	if errors.As(err, &refused) {
+		return cliutil.Refusedf("%s: %v", path, err)
+	}
+	if err != nil {
+		return cliutil.Usagef("%s: %v", path, err)
+	}
+	if err := cliutil.WriteOutput(out, data, 0o644); err != nil {
+		return err
+	}
+	if out != "-" {
+		fmt.Fprintf(os.Stderr, "olr-sign: wrote %s: license %s for %q, %d modules, bound to %d factors\n",
+			out, lic.ID, lic.Licensee, len(lic.Modules), len(lic.Binding.Factors))
+	}
+	return nil
+}
