@@ -58,7 +58,8 @@ type Options struct {
 // so an error is a source that exists and could not be read.
 func Collect(ctx context.Context, opts Options) (*fingerprint.Fingerprint, error) {
 	h := newHost(opts)
-	fp := &fingerprint.Fingerprint{}
+	// An empty list, not null, in JSON when nothing is found.
+	fp := &fingerprint.Fingerprint{Factors: []fingerprint.Factor{}}
 	cs := h.collectors()
 	for _, c := range opts.Extra {
 		if h.live {

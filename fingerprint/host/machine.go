@@ -9,13 +9,14 @@ import (
 )
 
 // hypervisors maps substrings of DMI vendor and product strings to a
-// hypervisor name, after systemd-detect-virt's table. Order matters: the
-// first match wins, and "KVM" must win over "QEMU".
+// hypervisor name, after systemd-detect-virt's table; the first match
+// wins. QEMU's DMI is the same with or without KVM, and a QEMU guest in
+// service runs on KVM, so "QEMU" says "kvm".
 var hypervisors = []struct{ match, name string }{
 	{"KVM", "kvm"},
 	{"OpenStack", "kvm"},
 	{"KubeVirt", "kvm"},
-	{"QEMU", "qemu"},
+	{"QEMU", "kvm"},
 	{"Amazon EC2", "amazon"},
 	{"Google Compute Engine", "google"},
 	{"Google", "google"},
