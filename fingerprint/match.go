@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -145,17 +146,17 @@ func Bind(fp *Fingerprint, salt []byte, p Policy) (Binding, error) {
 }
 
 // SortHashed puts hashed factors in canonical order: by kind, then by the
-// base64 text of the hash (the order in which licenses list them).
+// hash bytes (the order in which licenses list them).
 func SortHashed(fs []HashedFactor) {
 	slices.SortFunc(fs, CompareHashed)
 }
 
-// CompareHashed orders hashed factors by kind, then by hash text.
+// CompareHashed orders hashed factors by kind, then by hash bytes.
 func CompareHashed(a, b HashedFactor) int {
 	if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Hash.String(), b.Hash.String())
+	return bytes.Compare(a.Hash[:], b.Hash[:])
 }
 
 // Status is the outcome for one factor in a [Report].

@@ -322,7 +322,7 @@ func splitLicense(data []byte) (body, sig []byte, id KeyID, err error) {
 
 // bodyParser walks the body line by line in the fixed field order.
 type bodyParser struct {
-	rest []byte
+	rest string
 	line int // line number in the file of the current line
 	name string
 	val  string
@@ -344,10 +344,10 @@ func (p *bodyParser) load() bool {
 	if len(p.rest) == 0 {
 		return false
 	}
-	line, rest, _ := bytes.Cut(p.rest, []byte("\n"))
+	line, rest, _ := strings.Cut(p.rest, "\n")
 	p.rest = rest
 	p.line++
-	name, val, found := strings.Cut(string(line), ": ")
+	name, val, found := strings.Cut(line, ": ")
 	if !found {
 		p.fail("want \"name: value\"")
 		return false
@@ -400,7 +400,7 @@ func (p *bodyParser) time(v string) time.Time {
 // is still strict, so that a vendor bug cannot produce two encodings of
 // one license.
 func parseBody(body []byte) (*License, error) {
-	p := &bodyParser{rest: body, line: 1}
+	p := &bodyParser{rest: string(body), line: 1}
 	l := &License{}
 	p.field("format")
 	id, _ := ParseKeyID(p.field("key-id")) // checked by splitLicense

@@ -98,6 +98,13 @@ func (r *Request) Validate() error {
 	return nil
 }
 
+// Marshal returns the request's plaintext: indented JSON and a newline,
+// readable by support staff who open it with the stock age CLI.
+func (r *Request) Marshal() ([]byte, error) {
+	plain, err := json.MarshalIndent(r, "", "  ")
+	return append(plain, '\n'), err
+}
+
 // EncryptRequest serialises r and encrypts it with age to the vendor's
 // recipients. With armored set the output is ASCII armor that survives
 // copy and paste; either form opens with the stock age CLI.
@@ -105,11 +112,10 @@ func EncryptRequest(r *Request, recipients []age.Recipient, armored bool) ([]byt
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	plain, err := json.MarshalIndent(r, "", "  ")
+	plain, err := r.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	plain = append(plain, '\n')
 	var out bytes.Buffer
 	var dst io.Writer = &out
 	var aw io.WriteCloser

@@ -1,0 +1,91 @@
+package olr_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"io"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/olr/olrtest"
+)
+
+// BenchmarkVerify is what a product pays at start: parse, key lookup,
+// signature, dates and the hardware binding (collection excluded). Its
+// baseline is BenchmarkEd25519Verify; the target is a ratio of at most 1.3.
+func BenchmarkVerify(b *testing.B) {
+	key := olrtest.Key("vendor")
+	fp := olrtest.Fingerprint()
+	_, lic := olrtest.License(key, fp)
+	trust := olrtest.Trust(key)
+	now := olrtest.Epoch.Add(time.Hour)
+	b.SetBytes(int64(len(lic)))
+	for b.Loop() {
+		if r, err := olr.Verify(lic, trust, fp, now, nil); err != nil || r.Status != olr.Valid {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEd25519Verify is the bare ed25519.Verify of the same signed
+// message: the floor under BenchmarkVerify.
+func BenchmarkEd25519Verify(b *testing.B) {
+	key := olrtest.Key("vendor")
+	_, lic := olrtest.License(key, olrtest.Fingerprint())
+	begin := len("-----BEGIN OLR LICENSE-----\n")
+	end := bytes.LastIndex(lic, []byte("signature: "))
+	msg := append([]byte("olr/v1/license-signature\x00"), lic[begin:end]...)
+	sig := ed25519.Sign(key, msg)
+	pub := key.Public().(ed25519.PublicKey)
+	b.SetBytes(int64(len(lic)))
+	for b.Loop() {
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("bad signature")
+		}
+	}
+}
+
+func benchRequest(b *testing.B) (*olr.Request, []age.Recipient) {
+	id, err := age.GenerateHybridIdentity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, err := olr.NewRequest("backup-server", "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T", "backup01", "olr test", olrtest.Fingerprint(), olrtest.Epoch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return req, []age.Recipient{id.Recipient()}
+}
+
+// BenchmarkEncryptRequest is olr.EncryptRequest (validation, JSON,
+// armor, age with the hybrid recipient). Its baseline is
+// BenchmarkAgeEncrypt.
+func BenchmarkEncryptRequest(b *testing.B) {
+	req, rcpt := benchRequest(b)
+	for b.Loop() {
+		if _, err := olr.EncryptRequest(req, rcpt, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAgeEncrypt is bare age.Encrypt of the same plaintext to the
+// same recipient, binary, without armor.
+func BenchmarkAgeEncrypt(b *testing.B) {
+	req, rcpt := benchRequest(b)
+	plain, err := req.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		w, err := age.Encrypt(io.Discard, rcpt...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Write(plain)
+		w.Close()
+	}
+}
