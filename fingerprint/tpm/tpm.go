@@ -143,7 +143,9 @@ func OpenContext(ctx context.Context, spec string) (transport.TPMCloser, string,
 // returns the time allowed, for error messages.
 func withBudget(ctx context.Context) (context.Context, time.Duration, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok {
-		return ctx, time.Until(dl).Round(time.Millisecond), func() {}
+		// Rounded up to 10ms, so that a caller's 200ms reads as such.
+		const unit = 10 * time.Millisecond
+		return ctx, (time.Until(dl) + unit - 1).Truncate(unit), func() {}
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	return ctx, DefaultTimeout, cancel
