@@ -27,6 +27,11 @@ var placeholders = []string{
 	"na", "oem", "o.e.m.", "0", "00000000", "0123456789", "123456789",
 	"invalid", "unknown", "empty", "serial", "xxxxxxxxxxxx", "fill by oem",
 	"no asset information", "type1productconfigid", "system uuid",
+	// More strings from reference BIOS images and board vendors' tools.
+	"to be filled by o.e.m", "default", "not available", "not present",
+	"not set", "tbd", "1234567890", "12345678", "serialnumber",
+	"serial number", "system manufacturer", "type2 - board serial number",
+	"bsn12345678901234567",
 }
 
 // Normalize returns the canonical form of a raw value of kind k:
