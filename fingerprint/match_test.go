@@ -123,8 +123,8 @@ func TestMatchReportStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := edit(server(), fingerprint.KindMAC, "3c:ec:ef:12:34:57", "a0:36:9f:00:11:22") // changed
-	now = edit(now, fingerprint.KindDiskSerial, "")                                         // missing
-	now.Add(fingerprint.KindIP, "10.0.0.9", "new", false)                                   // new
+	now = edit(now, fingerprint.KindDiskSerial, "")                                      // missing
+	now.Add(fingerprint.KindIP, "10.0.0.9", "new", false)                                // new
 	count := map[fingerprint.Status]int{}
 	for _, e := range b.Match(now).Entries {
 		count[e.Status]++
