@@ -77,8 +77,12 @@ func (c *conn) send(ctx context.Context, cmd []byte) ([]byte, error) {
 	backoff := 10 * time.Millisecond
 	for {
 		rsp, err := c.sendOnce(ctx, cmd)
-		if err != nil || len(rsp) < 10 {
-			return rsp, err
+		if err != nil {
+			return nil, err
+		}
+		// A response starts with tag (2 bytes), size (4), code (4).
+		if len(rsp) < 10 || binary.BigEndian.Uint32(rsp[2:6]) != uint32(len(rsp)) {
+			return nil, fmt.Errorf("malformed TPM response (%d bytes)", len(rsp))
 		}
 		switch binary.BigEndian.Uint32(rsp[6:10]) {
 		case rcYielded, rcTesting, rcRetry:
@@ -97,6 +101,9 @@ func (c *conn) send(ctx context.Context, cmd []byte) ([]byte, error) {
 }
 
 func (c *conn) sendOnce(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // select below would pick a ready case at random
+	}
 	select {
 	case c.busy <- struct{}{}:
 	case <-ctx.Done():
@@ -140,22 +147,22 @@ type foreignLink struct{ t transport.TPM }
 func (f foreignLink) exchange(_ time.Time, cmd []byte) ([]byte, error) { return f.t.Send(cmd) }
 func (f foreignLink) close() error                                     { return nil }
 
-// deviceLink is a TPM character device (/dev/tpmrm0, /dev/tpm0). The Linux
-// driver takes one whole command per write and returns one whole response
-// per read.
+// deviceLink is a TPM character device (/dev/tpmrm0, /dev/tpm0) in
+// blocking mode (see openDevice). The Linux driver then runs the whole
+// command in write and hands the whole response to the next read.
 type deviceLink struct{ f *os.File }
 
-func (d *deviceLink) exchange(deadline time.Time, cmd []byte) ([]byte, error) {
-	// Deadlines work where the driver supports poll (tpmrm0 on current
-	// kernels); elsewhere SetDeadline fails and conn's own bound applies.
-	_ = d.f.SetDeadline(deadline)
+func (d *deviceLink) exchange(_ time.Time, cmd []byte) ([]byte, error) {
 	if _, err := d.f.Write(cmd); err != nil {
-		return nil, fmt.Errorf("writing to TPM: %w", err)
+		return nil, fmt.Errorf("sending the command: %w", err)
 	}
 	buf := make([]byte, maxResponse)
 	n, err := d.f.Read(buf)
-	if err != nil && !(err == io.EOF && n > 0) {
-		return nil, fmt.Errorf("reading from TPM: %w", err)
+	switch {
+	case err != nil && err != io.EOF:
+		return nil, fmt.Errorf("receiving the response: %w", err)
+	case n == 0:
+		return nil, errors.New("the device sent no response")
 	}
 	return buf[:n], nil
 }

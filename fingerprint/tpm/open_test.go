@@ -124,3 +124,24 @@ func TestCollectorBadSpec(t *testing.T) {
 		t.Error("Collect with a bad spec succeeded")
 	}
 }
+
+// A character device that is no TPM: opening works, reading fails fast
+// with an error rather than a garbled Info.
+func TestDeviceNotATPM(t *testing.T) {
+	for _, dev := range []string{"/dev/null", "/dev/zero"} {
+		fi, err := os.Stat(dev)
+		if err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+			t.Skipf("no %s here", dev)
+		}
+		tpm, source, err := Open(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Read(context.Background(), tpm)
+		tpm.Close()
+		if err == nil || !strings.HasPrefix(err.Error(), "reading TPM at "+source+": ") {
+			t.Errorf("Read(%s) = %v", dev, err)
+		}
+		t.Logf("%s: %v", dev, err)
+	}
+}

@@ -17,7 +17,8 @@
 //   - "mssim:HOST:PORT": a TPM simulator speaking the Microsoft simulator TCP
 //     protocol, such as `swtpm socket` (command port PORT, control port PORT+1)
 //   - "sim": the in-process reference simulator, for tests and demos; only in
-//     builds with cgo
+//     builds with cgo. It is seeded alike in every process, so its EK is the
+//     same from run to run (and on every machine).
 //
 // Every exchange with a TPM is bounded in time (see [DefaultTimeout]): a TPM
 // that another process holds, or a simulator that went away, gives an error
@@ -31,6 +32,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -116,6 +118,9 @@ func OpenContext(ctx context.Context, spec string) (transport.TPMCloser, string,
 		return nil, "", fmt.Errorf("%w: disabled with --tpm none", ErrNoTPM)
 	case spec == "auto":
 		if _, err := os.Stat(ResourceManager); errors.Is(err, fs.ErrNotExist) {
+			if runtime.GOOS != "linux" {
+				return nil, "", fmt.Errorf("%w: auto looks only for the Linux resource manager %s", ErrNoTPM, ResourceManager)
+			}
 			if _, err := os.Stat(rawDevice); err == nil {
 				return nil, "", fmt.Errorf("%w: %s is not present (%s is; select it with --tpm %s)",
 					ErrNoTPM, ResourceManager, rawDevice, rawDevice)
@@ -166,6 +171,12 @@ func openDevice(path string) (transport.TPMCloser, string, error) {
 	if err != nil {
 		return nil, "", deviceError(path, err)
 	}
+	// Go opens character devices non-blocking when they support poll, as
+	// the TPM devices do. The Linux driver then queues a write and lets a
+	// read return 0 bytes until the answer is ready. Fd switches the file
+	// to blocking mode, in which write runs the command to completion;
+	// conn bounds the wait instead of file deadlines.
+	_ = f.Fd()
 	return newConn(path, &deviceLink{f: f}), path, nil
 }
 
