@@ -21,8 +21,7 @@ const maxResponse = 64 << 10
 // link is a raw connection to a TPM: one command, one response.
 type link interface {
 	// exchange sends cmd and returns the response. It honours deadline
-	// itself where it can (sockets, pollable devices); conn bounds it in
-	// any case.
+	// itself where it can (sockets); conn bounds it in any case.
 	exchange(deadline time.Time, cmd []byte) ([]byte, error)
 	close() error
 }
@@ -58,7 +57,8 @@ func (c *conn) Send(cmd []byte) ([]byte, error) {
 	return rsp, err
 }
 
-// Close closes the connection. A command still in flight fails.
+// Close closes the connection. On a device or a socket, a command still
+// in flight fails; the in-process simulator finishes it first.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() { c.closeErr = c.link.close() })
 	return c.closeErr
