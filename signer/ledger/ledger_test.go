@@ -428,3 +428,5 @@ func ExampleLedger_Update() {
 	fmt.Println(err, l.Verify(ctx))
 	// Output: <nil> <nil>
 }
+
+func hexString(h [32]byte) string { return fmt.Sprintf("%x", h[:]) }
