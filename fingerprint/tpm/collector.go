@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
 )
@@ -11,6 +12,11 @@ import (
 // Collector adds the TPM factor to a fingerprint.
 type Collector struct {
 	spec string
+	// Timeout bounds opening the TPM, and then reading it, each within the
+	// deadline of the context given to Collect; zero means
+	// [DefaultTimeout]. A stuck TPM then fails on its own instead of using
+	// up the time of the whole fingerprint.
+	Timeout time.Duration
 
 	mu   sync.Mutex
 	info *Info
@@ -27,10 +33,15 @@ func (c *Collector) Name() string { return "tpm" }
 
 // Collect opens the TPM, reads its EK Name and adds it as a
 // [fingerprint.KindTPMEK] factor. Without a TPM it adds a note and returns
-// nil. ctx bounds the whole collection; without a deadline, opening and
-// reading take at most [DefaultTimeout] each.
+// nil. Opening and reading take at most [Collector.Timeout] each.
 func (c *Collector) Collect(ctx context.Context, fp *fingerprint.Fingerprint) error {
-	t, source, err := OpenContext(ctx, c.spec)
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	octx, cancel := context.WithTimeout(ctx, timeout)
+	t, source, err := OpenContext(octx, c.spec)
+	cancel()
 	if errors.Is(err, ErrNoTPM) {
 		fp.Notes = append(fp.Notes, err.Error())
 		return nil
@@ -39,7 +50,9 @@ func (c *Collector) Collect(ctx context.Context, fp *fingerprint.Fingerprint) er
 		return err
 	}
 	defer t.Close()
-	info, err := Read(ctx, t)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	info, err := Read(rctx, t)
 	if err != nil {
 		return err
 	}

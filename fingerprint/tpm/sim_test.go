@@ -237,3 +237,20 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+// Collect bounds the TPM by its own timeout within a longer context.
+func TestCollectorTimeout(t *testing.T) {
+	openSimT(t) // holds the one simulator: the collector's open must wait
+	c := NewCollector("sim")
+	c.Timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	var fp fingerprint.Fingerprint
+	if err := c.Collect(ctx, &fp); err == nil {
+		t.Error("Collect succeeded on a simulator in use")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Collect took %v with a 200ms timeout", took)
+	}
+}
