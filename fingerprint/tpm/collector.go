@@ -61,7 +61,7 @@ func (c *Collector) Collect(ctx context.Context, fp *fingerprint.Fingerprint) er
 	c.mu.Unlock()
 	fp.Add(fingerprint.KindTPMEK, info.EKName, "tpm:"+source+" ("+info.EKAlgorithm+" EK)", false)
 	if simulated(source) {
-		fp.Notes = append(fp.Notes, "tpm-ek from "+source+" is a software TPM's and identifies no hardware")
+		fp.Notes = append(fp.Notes, "tpm-ek from "+source+" comes from a software TPM and identifies no hardware")
 	}
 	return nil
 }
