@@ -331,6 +331,8 @@ func (tx *Tx) verify() error {
 		switch {
 		case r.Seq <= 0:
 			return &ChainError{Seq: r.Seq, Problem: "sequence number is not positive (edited?)"}
+		case r.Seq == last+2:
+			return &ChainError{Seq: r.Seq, Problem: fmt.Sprintf("follows record %d: record %d is missing (deleted?)", last, last+1)}
 		case r.Seq != last+1:
 			return &ChainError{Seq: r.Seq, Problem: fmt.Sprintf("follows record %d: records %d to %d are missing (deleted?)", last, last+1, r.Seq-1)}
 		}

@@ -164,7 +164,13 @@ func (l *Ledger) Update(ctx context.Context, operator string, fn func(*Tx) error
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = l.run(ctx, operator, true, fn)
-		if err == nil || !isBusy(err) || attempt == busyRetries || ctx.Err() != nil {
+		if err == nil || !isBusy(err) || attempt == busyRetries {
+			return err
+		}
+		// Back off a little so the other writer can finish its commit.
+		select {
+		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+		case <-ctx.Done():
 			return err
 		}
 	}

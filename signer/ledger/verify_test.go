@@ -91,7 +91,13 @@ var tampers = []struct {
 		name:    "deleted record in the middle",
 		sql:     "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 7;",
 		seq:     8,
-		problem: "records 7 to 7 are missing (deleted?)",
+		problem: "follows record 6: record 7 is missing (deleted?)",
+	},
+	{
+		name:    "deleted records in the middle",
+		sql:     "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq IN (2, 3, 4);",
+		seq:     5,
+		problem: "follows record 1: records 2 to 4 are missing (deleted?)",
 	},
 	{
 		name:    "deleted last record",
