@@ -2,10 +2,12 @@ package clitest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,6 +64,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exit":     cmdExit,
 			"host":     cmdHost,
 			"hostset":  cmdHostSet,
 			"json":     cmdJSON,
@@ -69,6 +72,32 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"mkfile":   cmdMkfile,
 			"truncate": cmdTruncate,
 		},
+	}
+}
+
+// cmdExit runs a command and checks its exit code: exit CODE CMD ARGS...
+// Its stdout and stderr can be checked after it as after exec. Whatever
+// the code, a Go panic or stack trace on stderr fails the script.
+func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exit CODE CMD ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if stderr := ts.ReadFile("stderr"); strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
+		ts.Fatalf("%s: a Go panic or stack trace on stderr", args[1])
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
 }
 
