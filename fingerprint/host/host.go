@@ -31,6 +31,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -58,6 +59,14 @@ type Options struct {
 // so an error is a source that exists and could not be read.
 func Collect(ctx context.Context, opts Options) (*fingerprint.Fingerprint, error) {
 	h := newHost(opts)
+	if !h.live {
+		// A mistyped root would otherwise give an empty fingerprint.
+		if fi, err := os.Stat(h.root); err != nil {
+			return nil, fmt.Errorf("host: root: %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("host: root %s is not a directory", h.root)
+		}
+	}
 	// An empty list, not null, in JSON when nothing is found.
 	fp := &fingerprint.Fingerprint{Factors: []fingerprint.Factor{}}
 	cs := h.collectors()

@@ -405,3 +405,11 @@ func TestContainerWithoutMarkers(t *testing.T) {
 		t.Errorf("empty root: machine = %+v, want unknown", fp.Machine)
 	}
 }
+
+func TestCollectBadRoot(t *testing.T) {
+	for _, root := range []string{filepath.Join(t.TempDir(), "missing"), "host_test.go"} {
+		if _, err := Collect(t.Context(), Options{Root: root}); err == nil {
+			t.Errorf("Collect(Root: %q) succeeded", root)
+		}
+	}
+}

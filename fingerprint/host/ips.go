@@ -19,6 +19,8 @@ var sharedBridgePrefixes = []string{
 
 // collectIPs adds the unicast addresses of the interfaces that are up. It
 // reads the running kernel, so it has nothing to say about a root.
+// Failures are notes, not errors: addresses change anyway and weigh
+// little, and a sandbox that refuses netlink must not stop an activation.
 func (h *host) collectIPs(_ context.Context, fp *fingerprint.Fingerprint) error {
 	if !h.live {
 		fp.Notes = append(fp.Notes, "ip: live-only source skipped under --root")
@@ -26,7 +28,8 @@ func (h *host) collectIPs(_ context.Context, fp *fingerprint.Fingerprint) error 
 	}
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return err
+		fp.Notes = append(fp.Notes, "ip: cannot list interfaces: "+err.Error())
+		return nil
 	}
 	var shared []string
 	for _, ifi := range ifs {
@@ -39,7 +42,8 @@ func (h *host) collectIPs(_ context.Context, fp *fingerprint.Fingerprint) error 
 		}
 		addrs, err := ifi.Addrs()
 		if err != nil {
-			return err
+			fp.Notes = append(fp.Notes, "ip: cannot list addresses of "+ifi.Name+": "+err.Error())
+			continue
 		}
 		for _, a := range addrs {
 			ipn, ok := a.(*net.IPNet)

@@ -37,10 +37,7 @@ var hypervisors = []struct{ match, name string }{
 // VM is still a container to the vendor), then virtual machine, then bare
 // metal when the firmware tables are there and name no hypervisor.
 func (h *host) machineKind() fingerprint.MachineKind {
-	if rt := h.containerRuntime(); rt != "" {
-		if rt == "?" {
-			rt = ""
-		}
+	if rt, ok := h.containerRuntime(); ok {
 		return fingerprint.MachineKind{Class: fingerprint.ClassContainer, Detail: rt}
 	}
 	d, _ := h.readDMI()
@@ -87,52 +84,53 @@ func dmiKind(d dmiInfo) (fingerprint.MachineKind, bool) {
 	return fingerprint.MachineKind{}, false
 }
 
-// containerRuntime returns the container runtime the root or the live
-// host shows signs of, "?" for a container of unknown kind, or "".
-func (h *host) containerRuntime() string {
+// containerRuntime reports whether the root or the live host shows signs
+// of a container, and names the runtime when it can.
+func (h *host) containerRuntime() (string, bool) {
 	switch {
 	case exists(h.path("/.dockerenv")):
-		return "docker"
+		return "docker", true
 	case exists(h.path("/run/.containerenv")):
-		return "podman"
+		return "podman", true
 	}
 	// systemd-nspawn, LXC and others tell systemd through this file.
 	if c := attr(h.path("/run/systemd/container")); c != "" {
-		return c
+		return c, true
 	}
 	if h.live {
+		// Readable by root only; a container's PID 1 carries container=.
 		if env, err := os.ReadFile("/proc/1/environ"); err == nil {
 			for _, kv := range bytes.Split(env, []byte{0}) {
 				if v, ok := bytes.CutPrefix(kv, []byte("container=")); ok && len(v) > 0 {
-					return string(v)
+					return string(v), true
 				}
 			}
 		}
 		if cg, err := os.ReadFile("/proc/1/cgroup"); err == nil {
 			for _, rt := range []string{"docker", "kubepods", "libpod", "lxc", "containerd"} {
 				if bytes.Contains(cg, []byte(rt)) {
-					return strings.TrimSuffix(rt, "pods")
+					return strings.TrimSuffix(rt, "pods"), true
 				}
 			}
 		}
-		return ""
+		return "", false
 	}
 	// A saved tree of a container: network interfaces, all of them
 	// virtual, and no firmware tables.
 	if exists(h.path(dmiDir)) {
-		return ""
+		return "", false
 	}
 	ents, err := os.ReadDir(h.path("/sys/class/net"))
 	if err != nil || len(ents) == 0 {
-		return ""
+		return "", false
 	}
 	for _, e := range ents {
 		l, err := resolveLink(h.root, "/sys/class/net/"+e.Name())
 		if err != nil || !strings.HasPrefix(l, "/sys/devices/virtual/") {
-			return ""
+			return "", false
 		}
 	}
-	return "?"
+	return "", true
 }
 
 // cpuHypervisorFlag reports whether the CPU says it runs under a

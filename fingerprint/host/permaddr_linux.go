@@ -19,13 +19,14 @@ type ethtoolPermAddr struct {
 	data [maxAddrLen]byte
 }
 
-// ifreqData is struct ifreq with ifr_data set. x/sys/unix keeps its own
-// version private; the pointer must stay a pointer for the garbage
-// collector, so it cannot live in unix.Ifreq's byte array.
+// ifreqData is struct ifreq with ifr_data set, padded to the size of
+// struct ifreq. x/sys/unix keeps its own version private; the pointer
+// must stay a pointer for the garbage collector, so it cannot live in
+// unix.Ifreq's byte array.
 type ifreqData struct {
 	name [unix.IFNAMSIZ]byte
 	data unsafe.Pointer
-	_    [24 - unsafe.Sizeof(uintptr(0))]byte
+	_    [unsafe.Sizeof(unix.Ifreq{}) - unix.IFNAMSIZ - unsafe.Sizeof(uintptr(0))]byte
 }
 
 // permAddr asks the driver for the interface's permanent (burned-in)
