@@ -90,7 +90,12 @@ type stringer interface{ String() string }
 // path.recipient and path.trust. Secret files are created with O_EXCL and
 // mode 0600: an existing key is never overwritten. On any failure the
 // files this call created are removed.
-func WriteKeys(path string, k *Keys) error {
+//
+// With a passphrase, both secret files are age files encrypted to it with
+// scrypt (the stock age CLI opens such an identity file after asking for
+// the passphrase); an empty passphrase writes them in the clear, which
+// callers must only do when the user asked for it explicitly.
+func WriteKeys(path string, k *Keys, passphrase string) error {
 	created := []string{}
 	fail := func(err error) error {
 		for _, p := range created {
@@ -102,6 +107,15 @@ func WriteKeys(path string, k *Keys) error {
 	ident := fmt.Sprintf("# olr vendor request key, created %s\n# public key: %s\n%s\n", stamp, k.Recipient, k.Identity.(stringer).String())
 	seed := base64.RawStdEncoding.EncodeToString(k.Signing.Seed())
 	sign := fmt.Sprintf("%s\nkey-id: %s\ncreated: %s\nseed: %s\n", signingHeader, k.KeyID, stamp, seed)
+	if passphrase != "" {
+		var err error
+		if ident, err = sealSecret(ident, passphrase); err != nil {
+			return err
+		}
+		if sign, err = sealSecret(sign, passphrase); err != nil {
+			return err
+		}
+	}
 	files := []struct {
 		path string
 		data string
@@ -158,15 +172,17 @@ func checkPrivate(path string) error {
 	return nil
 }
 
-// LoadKeys reads the key set written by WriteKeys.
-func LoadKeys(path string) (*Keys, error) {
+// LoadKeys reads the key set written by WriteKeys. passphrase is called,
+// at most once, when the secret files are encrypted.
+func LoadKeys(path string, passphrase func() (string, error)) (*Keys, error) {
 	k := &Keys{}
 	for _, p := range []string{path, SigningPath(path)} {
 		if err := checkPrivate(p); err != nil {
 			return nil, err
 		}
 	}
-	data, err := os.ReadFile(path)
+	pass := &passCache{get: passphrase}
+	data, err := readSecret(path, pass)
 	if err != nil {
 		return nil, err
 	}
@@ -184,22 +200,21 @@ func LoadKeys(path string) (*Keys, error) {
 	case *age.X25519Identity:
 		k.Recipient = id.Recipient().String()
 	}
-	k.Signing, k.KeyID, k.Created, err = readSigningKey(SigningPath(path))
+	sign, err := readSecret(SigningPath(path), pass)
+	if err != nil {
+		return nil, err
+	}
+	k.Signing, k.KeyID, k.Created, err = parseSigningKey(SigningPath(path), sign)
 	if err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// readSigningKey parses a signing key file. Errors never quote the seed.
-func readSigningKey(path string) (ed25519.PrivateKey, olr.KeyID, time.Time, error) {
+// parseSigningKey parses a signing key file. Errors never quote the seed.
+func parseSigningKey(path string, data []byte) (ed25519.PrivateKey, olr.KeyID, time.Time, error) {
 	var id olr.KeyID
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, id, time.Time{}, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	fields := map[string]string{}
 	for n := 0; sc.Scan(); n++ {
 		line := sc.Text()

@@ -47,7 +47,8 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	keyPath := filepath.Join(dir, "vendor.key")
-	if err := signer.WriteKeys(keyPath, keys); err != nil {
+	// A throwaway key in a temporary directory: no passphrase.
+	if err := signer.WriteKeys(keyPath, keys, ""); err != nil {
 		return err
 	}
 	fmt.Printf("signing key %s; request recipient %.40s...\n", keys.KeyID, keys.Recipient)
@@ -84,7 +85,7 @@ func runDemo(c *cli.Context) error {
 	fmt.Printf("wrote %s: %d bytes, request %s\n", reqPath, len(reqData), req.ID)
 
 	step(4, "vendor: olr-sign inspect req.olr")
-	loaded, err := signer.LoadKeys(keyPath)
+	loaded, err := signer.LoadKeys(keyPath, nil)
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,7 @@ func keygenCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the key to `FILE`"},
 			&cli.BoolFlag{Name: "x25519", Usage: "use a classic X25519 request key instead of the post-quantum hybrid (ML-KEM-768 + X25519)"},
+			&cli.BoolFlag{Name: "unencrypted", Usage: "write the secret key files without a passphrase (anyone who can read them can sign licenses)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -62,7 +63,17 @@ func keygenCommand() *cli.Command {
 				return err
 			}
 			out := c.String("output")
-			if err := signer.WriteKeys(out, k); err != nil {
+			pass := ""
+			if !c.Bool("unencrypted") {
+				if pass, err = cliutil.Passphrase("Passphrase for the new vendor key: ", true); err != nil {
+					return err
+				}
+				if pass == "" {
+					return cliutil.WithHint(errors.New("empty passphrase"), cliutil.ExitUsage,
+						"use --unencrypted to write the key without a passphrase")
+				}
+			}
+			if err := signer.WriteKeys(out, k, pass); err != nil {
 				return cliutil.Code(err, cliutil.ExitUsage)
 			}
 			fmt.Fprintf(os.Stderr, "olr-sign: wrote %s and %s (secret: keep them on the vendor's signing machine)\n", out, signer.SigningPath(out))
@@ -75,7 +86,13 @@ func keygenCommand() *cli.Command {
 
 func loadKeys(c *cli.Context) (*signer.Keys, error) {
 	path := c.String("identity")
-	k, err := signer.LoadKeys(path)
+	k, err := signer.LoadKeys(path, func() (string, error) {
+		return cliutil.Passphrase("Passphrase for "+path+": ", false)
+	})
+	var ce *cliutil.Error
+	if errors.As(err, &ce) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, cliutil.Usagef("cannot load vendor key: %v", err)
 	}
