@@ -299,8 +299,34 @@ func scanAudit(rows *sql.Rows) (*AuditRecord, string, error) {
 // that every data row is the one its latest audit record describes, and
 // that the guard triggers are in place. It returns a *ChainError naming
 // the first problem found, or nil.
-func (l *Ledger) Verify(ctx context.Context) error {
-	return l.View(ctx, func(tx *Tx) error { return tx.verify() })
+//
+// The chain carries no secret, so someone able to write the file could
+// rewrite it entirely and recompute every hash. Heads noted earlier
+// outside the ledger (Ledger.Head) and passed as anchors rule that out:
+// each anchor's record must still be in the chain with the same hash.
+func (l *Ledger) Verify(ctx context.Context, anchors ...AuditHead) error {
+	return l.View(ctx, func(tx *Tx) error {
+		if err := tx.verify(); err != nil {
+			return err
+		}
+		for _, a := range anchors {
+			if a.Seq == 0 {
+				continue
+			}
+			var hs string
+			err := tx.tx.QueryRowContext(tx.ctx, "SELECT hash FROM audit WHERE seq = ?", a.Seq).Scan(&hs)
+			if errors.Is(err, sql.ErrNoRows) {
+				return &ChainError{Seq: a.Seq, Problem: "named by an anchor, is missing (log rewritten?)"}
+			}
+			if err != nil {
+				return fmt.Errorf("ledger: reading the audit log: %w", err)
+			}
+			if h, _ := decodeHash(hs); h != a.Hash {
+				return &ChainError{Seq: a.Seq, Problem: "hash differs from the anchor noted earlier (log rewritten?)"}
+			}
+		}
+		return nil
+	})
 }
 
 type rowSeen struct {

@@ -182,20 +182,24 @@ func (l *Ledger) View(ctx context.Context, fn func(*Tx) error) error {
 	return l.run(ctx, "", false, fn)
 }
 
-func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*Tx) error) (err error) {
+func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*Tx) error) error {
 	stx, err := l.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: !write})
 	if err != nil {
 		return fmt.Errorf("ledger: begin: %w", err)
 	}
 	tx := &Tx{ctx: ctx, tx: stx, operator: operator, write: write, now: l.now().UTC()}
+	done := false
 	defer func() {
-		if err != nil {
+		// Also on a panic in fn: an open transaction would keep the
+		// write lock and stall every other olr-sign.
+		if !done {
 			stx.Rollback()
 		}
 	}()
 	if err := fn(tx); err != nil {
 		return err
 	}
+	done = true
 	if !write {
 		return stx.Rollback()
 	}
@@ -203,4 +207,15 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 		return fmt.Errorf("ledger: commit: %w", err)
 	}
 	return nil
+}
+
+// Head returns the latest audit record's sequence number and hash. Note
+// it somewhere outside the ledger and pass it to a later Verify.
+func (l *Ledger) Head(ctx context.Context) (AuditHead, error) {
+	var h AuditHead
+	err := l.View(ctx, func(tx *Tx) (err error) {
+		h, err = tx.Head()
+		return err
+	})
+	return h, err
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildTampered writes a small ledger whose audit log is, in order:
@@ -298,4 +299,85 @@ func TestAuditorRecheck(t *testing.T) {
 	if headSeq != n || headHash != prev {
 		t.Errorf("head %d %s, chain ends at %d %s", headSeq, headHash, n, prev)
 	}
+}
+
+// TestVerifyAnchor rewrites the whole chain with correct hashes, as
+// someone who knows the format could, and checks that an anchor noted
+// before catches it.
+func TestVerifyAnchor(t *testing.T) {
+	path := buildTampered(t)
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	anchor, err := l.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Verify(ctx, anchor); err != nil {
+		t.Fatalf("Verify with a good anchor: %v", err)
+	}
+	l.Close()
+
+	// Rewrite record 2's operator and recompute the chain from there.
+	db := rawDB(t, path)
+	if _, err := db.Exec("DROP TRIGGER audit_no_update"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE audit SET operator = 'mallory' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	var prev [32]byte
+	for seq := int64(1); seq <= anchor.Seq; seq++ {
+		var ts, op, action, subject, details string
+		db.QueryRow("SELECT time, operator, action, subject, details FROM audit WHERE seq = ?", seq).Scan(&ts, &op, &action, &subject, &details)
+		h := RecordHash(seq, ts, op, action, subject, []byte(details), prev)
+		if _, err := db.Exec("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", hex.EncodeToString(prev[:]), hex.EncodeToString(h[:]), seq); err != nil {
+			t.Fatal(err)
+		}
+		prev = h
+	}
+	db.Exec("UPDATE audit_head SET hash = ?", hex.EncodeToString(prev[:]))
+	// Put the guard back, so only the anchor can tell.
+	if _, err := db.Exec("CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'olr ledger: the audit log is append-only'); END"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	l, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Verify(ctx); err != nil {
+		t.Fatalf("a consistent rewrite is not detected without an anchor, but Verify says %v", err)
+	}
+	var ce *ChainError
+	if err := l.Verify(ctx, anchor); !errors.As(err, &ce) || ce.Seq != anchor.Seq {
+		t.Fatalf("Verify with anchor = %v", err)
+	}
+}
+
+func TestUpdatePanicReleasesLock(t *testing.T) {
+	l, _ := openTest(t)
+	func() {
+		defer func() { recover() }()
+		l.Update(context.Background(), testOperator, func(tx *Tx) error {
+			tx.PutKey(testKey("K-1"))
+			panic("policy bug")
+		})
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	putKeys(t, l, testKey("K-2"))
+	if err := l.View(ctx, func(tx *Tx) error {
+		if _, err := tx.Key("K-1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("key from a panicking Update was recorded: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, l)
 }
