@@ -53,21 +53,24 @@ func (h *host) collectDMI(_ context.Context, fp *fingerprint.Fingerprint) error 
 func (h *host) addDMI(fp *fingerprint.Fingerprint, k fingerprint.Kind, item, v string) {
 	rel := dmiDir + "/" + item
 	if v == ghwUnknown {
-		// ghw says "unknown" for any failure; find out which one. The
-		// serials and the UUID are mode 0400 on most kernels.
-		_, err := os.ReadFile(h.path(rel))
-		switch {
-		case errors.Is(err, fs.ErrPermission):
-			fp.Notes = append(fp.Notes, fmt.Sprintf("%s: %s not readable (needs root)", k, rel))
-			return
-		case errors.Is(err, fs.ErrNotExist):
-			fp.Notes = append(fp.Notes, fmt.Sprintf("%s: no %s", k, rel))
-			return
-		case err != nil:
-			fp.Notes = append(fp.Notes, fmt.Sprintf("%s: %s not readable: %v", k, rel, err))
+		// ghw says "unknown" for any failure; find out which one.
+		if _, err := os.ReadFile(h.path(rel)); err != nil {
+			fp.Notes = append(fp.Notes, dmiNote(k, rel, err))
 			return
 		}
 		// The firmware really says "unknown": Add notes the placeholder.
 	}
 	fp.Add(k, v, rel, false)
+}
+
+// dmiNote explains why a DMI item could not be read. The serials and the
+// UUID are mode 0400 on most kernels, so without root they are missing.
+func dmiNote(k fingerprint.Kind, rel string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("%s: %s not readable (needs root)", k, rel)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s: no %s", k, rel)
+	}
+	return fmt.Sprintf("%s: %s not readable: %v", k, rel, err)
 }

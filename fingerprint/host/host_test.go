@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jaypipes/ghw/pkg/baseboard"
@@ -162,7 +165,7 @@ func TestFixtureFacts(t *testing.T) {
 				}
 			}
 			for _, want := range f.notes {
-				if !slices.ContainsFunc(fp.Notes, func(n string) bool { return bytes.Contains([]byte(n), []byte(want)) }) {
+				if !slices.ContainsFunc(fp.Notes, func(n string) bool { return strings.Contains(n, want) }) {
 					t.Errorf("no note contains %q; notes:\n%q", want, fp.Notes)
 				}
 			}
@@ -195,28 +198,18 @@ func TestCollectLive(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(fp.Factors, func(a, b fingerprint.Factor) int {
 		if a.Kind != b.Kind {
-			return cmpString(string(a.Kind), string(b.Kind))
+			return strings.Compare(string(a.Kind), string(b.Kind))
 		}
-		return cmpString(a.Value, b.Value)
+		return strings.Compare(a.Value, b.Value)
 	}) {
 		t.Error("factors are not sorted")
 	}
 	for _, n := range fp.Notes {
-		if bytes.Contains([]byte(n), []byte("--root")) {
+		if strings.Contains(n, "--root") {
 			t.Errorf("live collection notes a root: %q", n)
 		}
 	}
 	t.Logf("machine %+v, %d factors, notes %q", fp.Machine, len(fp.Factors), fp.Notes)
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func TestAuditImage(t *testing.T) {
@@ -255,7 +248,7 @@ func TestAuditImage(t *testing.T) {
 				t.Fatalf("notes = %q, want %d matching %q", got, len(tt.want), tt.want)
 			}
 			for i := range got {
-				if !bytes.Contains([]byte(got[i]), []byte(tt.want[i])) {
+				if !strings.Contains(got[i], tt.want[i]) {
 					t.Errorf("note %d = %q, want it to contain %q", i, got[i], tt.want[i])
 				}
 			}
@@ -410,6 +403,78 @@ func TestCollectBadRoot(t *testing.T) {
 	for _, root := range []string{filepath.Join(t.TempDir(), "missing"), "host_test.go"} {
 		if _, err := Collect(t.Context(), Options{Root: root}); err == nil {
 			t.Errorf("Collect(Root: %q) succeeded", root)
+		}
+	}
+}
+
+func TestDMINote(t *testing.T) {
+	rel := "/sys/class/dmi/id/product_uuid"
+	perm := &fs.PathError{Op: "open", Path: "/sys/class/dmi/id/product_uuid", Err: syscall.EACCES}
+	if got, want := dmiNote(fingerprint.KindProductUUID, rel, perm), "product-uuid: /sys/class/dmi/id/product_uuid not readable (needs root)"; got != want {
+		t.Errorf("dmiNote(EACCES) = %q, want %q", got, want)
+	}
+	missing := &fs.PathError{Op: "open", Path: rel, Err: syscall.ENOENT}
+	if got, want := dmiNote(fingerprint.KindProductUUID, rel, missing), "product-uuid: no /sys/class/dmi/id/product_uuid"; got != want {
+		t.Errorf("dmiNote(ENOENT) = %q, want %q", got, want)
+	}
+}
+
+// nicTree lays out one interface the way mkfixtures.sh does.
+func nicTree(t *testing.T, root, name, devdir, addr, aat string) string {
+	t.Helper()
+	dir := filepath.Join(root, "sys/devices", devdir, "net", name)
+	write(t, root, filepath.Join("sys/devices", devdir, "net", name, "address"), addr+"\n")
+	write(t, root, filepath.Join("sys/devices", devdir, "net", name, "addr_assign_type"), aat+"\n")
+	write(t, root, filepath.Join("sys/devices", devdir, "net", name, "type"), "1\n")
+	if err := os.MkdirAll(filepath.Join(root, "sys/class/net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("../../devices", devdir, "net", name), filepath.Join(root, "sys/class/net", name)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("../../..", filepath.Base(devdir)), filepath.Join(dir, "device")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestNICAddressKinds covers the address cases the four fixtures do not:
+// Wi-Fi with its burned-in address, an address set by hand (its permanent
+// one is unknowable under a root), an address stolen from another device,
+// and a non-Ethernet interface.
+func TestNICAddressKinds(t *testing.T) {
+	root := t.TempDir()
+	nicTree(t, root, "wlp2s0", "pci0000:00/0000:00:1c.0/0000:02:00.0", "a4:34:d9:01:02:03", "0")
+	nicTree(t, root, "enp3s0", "pci0000:00/0000:00:1c.1/0000:03:00.0", "02:11:22:33:44:55", "3")
+	nicTree(t, root, "enp4s0", "pci0000:00/0000:00:1c.2/0000:04:00.0", "02:11:22:33:44:66", "2")
+	ib := nicTree(t, root, "ibp5s0", "pci0000:00/0000:00:1c.3/0000:05:00.0", "80:00:02:08:fe:80:00:00:00:00:00:00:0c:42:a1:03:00:6e:5a:01", "0")
+	write(t, root, strings.TrimPrefix(ib, root)+"/type", "32\n")
+
+	fp, err := Collect(t.Context(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var macs []string
+	for _, f := range fp.Factors {
+		if f.Kind == fingerprint.KindMAC {
+			macs = append(macs, f.Value+" "+f.Source)
+		}
+	}
+	want := []string{
+		"02:11:22:33:44:55 /sys/class/net/enp3s0/address",
+		"02:11:22:33:44:66 /sys/class/net/enp4s0/address",
+		"a4:34:d9:01:02:03 /sys/class/net/wlp2s0/address",
+	}
+	if !slices.Equal(macs, want) {
+		t.Errorf("macs = %q, want %q", macs, want)
+	}
+	for _, n := range []string{
+		"enp3s0: address was changed (addr_assign_type 3) and the permanent one is not readable under --root",
+		"enp4s0: address was changed (addr_assign_type 2)",
+		"ibp5s0 left out: not an Ethernet interface (type 32)",
+	} {
+		if !slices.ContainsFunc(fp.Notes, func(s string) bool { return strings.Contains(s, n) }) {
+			t.Errorf("no note contains %q; notes: %q", n, fp.Notes)
 		}
 	}
 }
