@@ -1,7 +1,7 @@
 package host
 
 import (
-		"io"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
