@@ -30,6 +30,9 @@ type Keys struct {
 	Signing   ed25519.PrivateKey
 	KeyID     olr.KeyID
 	Created   time.Time
+	// bundle, when set by Rotate, is the trust bundle written with the
+	// key: the previous keys with their windows closed, and this one.
+	bundle *olr.Trust
 }
 
 // Files that keygen writes next to the identity file named by the user.
@@ -75,12 +78,39 @@ func GenerateKeys(hybrid bool, now time.Time) (*Keys, error) {
 // Public returns the signing public key.
 func (k *Keys) Public() ed25519.PublicKey { return k.Signing.Public().(ed25519.PublicKey) }
 
-// Trust returns a trust bundle holding the signing key, valid from its
-// creation on.
+// Trust returns the trust bundle to ship with the key: the signing key,
+// valid from its creation on, after the keys it rotated out (see Rotate).
 func (k *Keys) Trust() *olr.Trust {
+	if k.bundle != nil {
+		return k.bundle
+	}
 	t := &olr.Trust{}
 	t.Add(k.Public(), k.Created, time.Time{})
 	return t
+}
+
+// Rotate makes k the successor of the keys in old: each of them that has
+// no end yet is closed at k's creation time, and k is added from then on.
+// Products that receive the new bundle keep accepting licenses the old
+// keys signed before the rotation, and refuse any they sign after it.
+func (k *Keys) Rotate(old *olr.Trust) error {
+	t := &olr.Trust{}
+	for _, ok := range old.Keys {
+		if ok.ID == k.KeyID {
+			return fmt.Errorf("key %s is already in the old bundle", ok.ID)
+		}
+		if ok.NotAfter.IsZero() || ok.NotAfter.After(k.Created) {
+			ok.NotAfter = k.Created
+		}
+		if err := t.Add(ok.Public, ok.NotBefore, ok.NotAfter); err != nil {
+			return err
+		}
+	}
+	if err := t.Add(k.Public(), k.Created, time.Time{}); err != nil {
+		return err
+	}
+	k.bundle = t
+	return nil
 }
 
 type stringer interface{ String() string }

@@ -52,6 +52,7 @@ func keygenCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the key to `FILE`"},
 			&cli.BoolFlag{Name: "x25519", Usage: "use a classic X25519 request key instead of the post-quantum hybrid (ML-KEM-768 + X25519)"},
+			&cli.StringFlag{Name: "rotate", Usage: "replace the signing key whose trust bundle is `OLD.trust`: the new bundle keeps the old keys, valid until now"},
 			&cli.BoolFlag{Name: "unencrypted", Usage: "write the secret key files without a passphrase (anyone who can read them can sign licenses)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -61,6 +62,19 @@ func keygenCommand() *cli.Command {
 			k, err := signer.GenerateKeys(!c.Bool("x25519"), time.Now())
 			if err != nil {
 				return err
+			}
+			if old := c.String("rotate"); old != "" {
+				data, err := cliutil.ReadInput(old, "trust bundle", olr.MaxTrustSize)
+				if err != nil {
+					return err
+				}
+				t, err := olr.ParseTrust(data)
+				if err != nil {
+					return cliutil.Usagef("%s: %v", old, err)
+				}
+				if err := k.Rotate(t); err != nil {
+					return cliutil.Usagef("%s: %v", old, err)
+				}
 			}
 			out := c.String("output")
 			pass := ""
