@@ -201,3 +201,42 @@ func TestConcurrentActivateProcesses(t *testing.T) {
 	}
 	checkOneActivationEach(t, l, keys)
 }
+
+// TestViewDoesNotWaitForWriter checks that reads run beside a write
+// transaction (WAL, deferred read transactions) instead of queueing.
+func TestViewDoesNotWaitForWriter(t *testing.T) {
+	l, _ := openTest(t)
+	putKeys(t, l, testKey("K-1"))
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- l.Update(context.Background(), testOperator, func(tx *Tx) error {
+			if _, err := tx.PutKey(testKey("K-2")); err != nil {
+				return err
+			}
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := l.View(ctx, func(tx *Tx) error {
+		if _, err := tx.Key("K-1"); err != nil {
+			return err
+		}
+		if _, err := tx.Key("K-2"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("View sees an uncommitted key: %v", err)
+		}
+		return nil
+	})
+	close(release)
+	if err != nil {
+		t.Fatalf("View during Update: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,7 +5,9 @@
 //
 // # Using it
 //
-// Open the ledger (DefaultPath gives the usual location), then run the
+// Open the ledger (DefaultPath gives the usual location: $OLR_LEDGER,
+// else $XDG_DATA_HOME/olr/ledger.db, else ~/.local/share/olr/ledger.db),
+// then run the
 // issuing policy inside Ledger.Update: the function receives a Tx in one
 // BEGIN IMMEDIATE transaction, so it can look up the key, look up the
 // current activation and record the new activation, the license and the
@@ -107,6 +109,15 @@
 // An auditor can re-check the chain with another tool: read the audit
 // table ordered by seq with the sqlite3 shell and recompute the hashes
 // with the encoding above.
+//
+// # Compatibility
+//
+// The two hash encodings, the labels, the action names and the "rows"
+// details are part of the ledger format: a ledger written today must
+// verify with any later version. A change to any of them needs a new
+// label ("olr-ledger-audit-v2") and a migration, and Verify must keep
+// accepting records made under the old one. Schema changes are appended
+// to the migration list, never edited in place.
 //
 // # Concurrency
 //

@@ -146,7 +146,9 @@ func (l *Ledger) Close() error { return l.db.Close() }
 // recorded in the audit log under operator, in the same transaction: it
 // all happens, or none of it does.
 //
-// Only one Update runs at a time across all processes sharing the file.
+// Only one Update runs at a time across all processes sharing the file;
+// fn must not call Update itself (it would wait for itself), but may use
+// View.
 // When the write lock stays busy beyond the busy timeout, Update starts
 // over (at most a few times), so fn may run more than once and must not
 // have effects outside the Tx that matter if it does.

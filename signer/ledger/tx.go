@@ -265,8 +265,8 @@ func (tx *Tx) License(licenseID string) (*IssuedLicense, error) {
 }
 
 // LicenseByRequest returns the license issued in answer to a request
-// (ErrNotFound if none), so that a replayed request gets the same license
-// back instead of a second activation.
+// (ErrNotFound if none), whatever its status now, so that a replayed
+// request gets the same license back instead of a second activation.
 func (tx *Tx) LicenseByRequest(requestID string) (*IssuedLicense, error) {
 	return tx.queryLicense("request_id = ?", requestID)
 }
