@@ -125,6 +125,9 @@ func (h *host) containerRuntime() (string, bool) {
 		return "", false
 	}
 	for _, e := range ents {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue // bonding_masters
+		}
 		l, err := resolveLink(h.root, "/sys/class/net/"+e.Name())
 		if err != nil || !strings.HasPrefix(l, "/sys/devices/virtual/") {
 			return "", false
