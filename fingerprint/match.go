@@ -210,7 +210,7 @@ type Report struct {
 // Needed returns the weight still missing for the match to pass on
 // score, or 0 when the score is enough.
 func (r *Report) Needed() int {
-	need := (r.Threshold*r.Total + 99) / 100
+	need := r.need()
 	if r.Score >= need {
 		return 0
 	}
@@ -288,3 +288,42 @@ func kindResult(r *Report, k Kind, p Policy) *KindResult {
 	r.Kinds = append(r.Kinds, KindResult{Kind: k, Weight: p.Weights[k], Required: slices.Contains(p.Required, k)})
 	return &r.Kinds[len(r.Kinds)-1]
 }
+
+// Remedy returns the recorded kinds that, matching again, would make a
+// failed match pass: every required kind that did not match, then the
+// heaviest unmatched kinds until the score reaches the threshold. It
+// returns nil for a match that passes, and for one no remedy can save.
+func (r *Report) Remedy() []KindResult {
+	if r.Pass {
+		return nil
+	}
+	var out []KindResult
+	score := r.Score
+	var rest []KindResult
+	for _, k := range r.Kinds {
+		switch {
+		case k.Matched:
+		case k.Required:
+			out = append(out, k)
+			score += k.Weight
+		default:
+			rest = append(rest, k)
+		}
+	}
+	slices.SortStableFunc(rest, func(a, b KindResult) int { return b.Weight - a.Weight })
+	need := r.need()
+	for _, k := range rest {
+		if score >= need {
+			break
+		}
+		out = append(out, k)
+		score += k.Weight
+	}
+	if score < need {
+		return nil
+	}
+	return out
+}
+
+// need is the smallest score that passes on score.
+func (r *Report) need() int { return (r.Threshold*r.Total + 99) / 100 }

@@ -175,3 +175,14 @@ func SameFile(a, b string) bool {
 	bb, _ := filepath.Abs(b)
 	return aa == bb
 }
+
+// BadArgs reports wrong positional arguments, with a hint when a flag
+// came after them (the flag parser stops at the first argument).
+func BadArgs(c *cli.Context, format string, a ...any) error {
+	for _, arg := range c.Args().Slice() {
+		if strings.HasPrefix(arg, "-") && arg != "-" {
+			return WithHint(fmt.Errorf(format, a...), ExitUsage, fmt.Sprintf("put flags such as %s before the file arguments", arg))
+		}
+	}
+	return Usagef(format, a...)
+}

@@ -21,9 +21,10 @@ func fingerprintCommand() *cli.Command {
 		Name:  "fingerprint",
 		Usage: "show the hardware factors this machine would send, with their source",
 		Flags: []cli.Flag{jsonFlag, tpmFlag, rootFlag},
+		Subcommands: []*cli.Command{diffCommand()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cliutil.Usagef("fingerprint takes no arguments")
+				return cliutil.BadArgs(c, "fingerprint takes no arguments")
 			}
 			fp, err := collect(c)
 			if err != nil {
@@ -119,7 +120,7 @@ func importCommand() *cli.Command {
 		Flags:     []cli.Flag{trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return cliutil.Usagef("import takes one license file (- for standard input)")
+				return cliutil.BadArgs(c, "import takes one license file (- for standard input)")
 			}
 			path := c.Args().First()
 			lic, err := cliutil.ReadInput(path, "license", olr.MaxLicenseSize)
@@ -209,7 +210,7 @@ func statusCommand() *cli.Command {
 
 func runVerify(c *cli.Context, explainFlag bool) error {
 	if c.NArg() > 0 {
-		return cliutil.Usagef("%s takes no arguments (use --license FILE)", c.Command.Name)
+		return cliutil.BadArgs(c, "%s takes no arguments (use --license FILE)", c.Command.Name)
 	}
 	now := time.Now()
 	at, err := parseAt(c.String("at"), now)

@@ -87,29 +87,74 @@ func printResult(w io.Writer, r *olr.Result, explain bool) {
 			fmt.Fprintf(w, "             required factor %s did not match\n", k)
 		}
 		if explain || !m.Pass {
-			printReport(w, m)
+			printReport(w, m, nil)
 		}
 	}
 }
 
-func printReport(w io.Writer, m *fingerprint.Report) {
+// printReport shows every factor of a match, the score, and what would
+// make a failed match pass. values, when known, maps the recorded hashes
+// to the values they were made from (a saved fingerprint, not a license).
+func printReport(w io.Writer, m *fingerprint.Report, values map[fingerprint.Hash]string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  FACTOR\tSTATUS\tWEIGHT\tVALUE ON THIS MACHINE\tSOURCE")
+	header := "  FACTOR\tSTATUS\tWEIGHT\tVALUE ON THIS MACHINE\tSOURCE"
+	if values != nil {
+		header = "  FACTOR\tSTATUS\tWEIGHT\tRECORDED VALUE\tVALUE ON THIS MACHINE\tSOURCE"
+	}
+	fmt.Fprintln(tw, header)
 	weights := map[fingerprint.Kind]int{}
 	for _, k := range m.Kinds {
 		weights[k.Kind] = k.Weight
 	}
 	for _, e := range m.Entries {
-		v := e.Value
-		if v == "" {
-			v = "-"
+		v := orDash(e.Value)
+		if e.Status == fingerprint.Matched && values != nil {
+			v = "(same)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", e.Kind, e.Status, weights[e.Kind], v, e.Source)
+		if values != nil {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", e.Kind, e.Status, weights[e.Kind], orDash(recorded(values, e)), v, e.Source)
+		} else {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", e.Kind, e.Status, weights[e.Kind], v, e.Source)
+		}
 	}
 	tw.Flush()
-	if need := m.Needed(); need > 0 {
-		fmt.Fprintf(w, "  %d more weight is needed to match: the matching factors of the kinds above marked changed or missing would restore it\n", need)
+	verdict := "passes"
+	if !m.Pass {
+		verdict = "fails"
 	}
+	fmt.Fprintf(w, "  score %d of %d: %s (%d%% = %d needed)\n", m.Score, m.Total, verdict, m.Threshold, m.Score+m.Needed())
+	for _, k := range m.RequiredUnmatched {
+		fmt.Fprintf(w, "  %s is required and did not match\n", k)
+	}
+	if fix := m.Remedy(); len(fix) > 0 {
+		var names []string
+		for _, k := range fix {
+			names = append(names, fmt.Sprintf("%s (%d)", k.Kind, k.Weight))
+		}
+		fmt.Fprintf(w, "  it would pass if these matched again: %s\n", strings.Join(names, ", "))
+	} else if !m.Pass {
+		fmt.Fprintln(w, "  no set of factors can make it pass: this is another machine, or the license must be re-issued")
+	}
+}
+
+// recorded returns the recorded value of an entry, when known.
+func recorded(values map[fingerprint.Hash]string, e fingerprint.Entry) string {
+	if e.Hash == "" {
+		return ""
+	}
+	for h, v := range values {
+		if h.String() == e.Hash {
+			return v
+		}
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func orNone(s string) string {

@@ -57,7 +57,7 @@ func keygenCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cliutil.Usagef("keygen takes no arguments")
+				return cliutil.BadArgs(c, "keygen takes no arguments")
 			}
 			k, err := signer.GenerateKeys(!c.Bool("x25519"), time.Now())
 			if err != nil {
@@ -115,7 +115,7 @@ func loadKeys(c *cli.Context) (*signer.Keys, error) {
 
 func readRequest(c *cli.Context, k *signer.Keys) (*olr.Request, string, error) {
 	if c.NArg() != 1 {
-		return nil, "", cliutil.Usagef("%s takes one request file (- for standard input)", c.Command.Name)
+		return nil, "", cliutil.BadArgs(c, "%s takes one request file (- for standard input)", c.Command.Name)
 	}
 	path := c.Args().First()
 	data, err := cliutil.ReadInput(path, "request", olr.MaxRequestSize)
