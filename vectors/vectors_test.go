@@ -1,0 +1,294 @@
+package vectors
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/olr"
+)
+
+// wantCounts is the number of vectors per kind and expected outcome, so
+// that a vector deleted or re-labelled by mistake is noticed.
+var wantCounts = map[string]int{
+	"license/valid":              11,
+	"license/grace":              2,
+	"license/grace-expired":      3,
+	"license/hardware-mismatch":  6,
+	"license/not-yet-valid":      1,
+	"license/expired":            2,
+	"license/wrong-product":      2,
+	"license/untrusted-key":      2,
+	"license/key-not-valid":      2,
+	"license/bad-signature":      9,
+	"license/unsupported-format": 1,
+	"license/malformed":          45,
+
+	"request/ok":                 6,
+	"request/wrong-key":          3,
+	"request/corrupt":            5,
+	"request/not-age":            3,
+	"request/malformed":          7,
+	"request/unsupported-format": 1,
+	"request/invalid":            3,
+}
+
+// knownBugs lists vectors whose expected outcome the Go implementation
+// does not produce yet, with the reason. Such a vector is skipped while
+// the bug remains, and fails once it is fixed, as a reminder to remove
+// it from this list.
+var knownBugs = map[string]string{
+	"request-field-name-case-variant": "olr.ParseRequest uses encoding/json, which matches field names case-insensitively: LICENSE_KEY is taken for license_key (last value wins) instead of being rejected as unknown, and checkJSONObjects compares names exactly so it sees no duplicate",
+	"request-invalid-utf8":            "olr.ParseRequest uses encoding/json, which replaces invalid UTF-8 in strings with U+FFFD instead of rejecting the plaintext",
+}
+
+// licenseExpects and requestExpects are the outcomes a vector may expect.
+var (
+	licenseExpects = []string{
+		"valid", "grace",
+		string(olr.ReasonMalformed), string(olr.ReasonUnsupported), string(olr.ReasonUntrustedKey),
+		string(olr.ReasonBadSignature), string(olr.ReasonKeyNotValid), string(olr.ReasonWrongProduct),
+		string(olr.ReasonNotYetValid), string(olr.ReasonExpired), string(olr.ReasonHardwareMismatch),
+		string(olr.ReasonGraceExpired),
+	}
+	requestExpects = []string{"ok", "wrong-key", "corrupt", "not-age", "malformed", "unsupported-format", "invalid"}
+)
+
+func TestVectors(t *testing.T) {
+	vs, err := Load(FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, v := range vs {
+		kind, _ := v.Get("kind")
+		expect, _ := v.Get("expect")
+		counts[kind+"/"+expect]++
+		t.Run(v.Name, func(t *testing.T) {
+			var got string
+			switch kind {
+			case "license":
+				if !slices.Contains(licenseExpects, expect) {
+					t.Fatalf("unknown expect %q for a license", expect)
+				}
+				got = replayLicense(t, v, expect)
+			case "request":
+				if !slices.Contains(requestExpects, expect) {
+					t.Fatalf("unknown expect %q for a request", expect)
+				}
+				got = replayRequest(t, v, expect)
+			default:
+				t.Fatalf("unknown kind %q", kind)
+			}
+			if why, ok := knownBugs[v.Name]; ok {
+				if got == expect {
+					t.Fatalf("known bug fixed (got %s as expected): remove %s from knownBugs", got, v.Name)
+				}
+				t.Skipf("known bug: got %s, want %s: %s", got, expect, why)
+			}
+			if got != expect {
+				t.Errorf("got %s, want %s", got, expect)
+			}
+		})
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if counts[k] != wantCounts[k] {
+			t.Errorf("%d vectors expect %s, want %d", counts[k], k, wantCounts[k])
+		}
+	}
+	for k, n := range wantCounts {
+		if _, ok := counts[k]; !ok && n > 0 {
+			t.Errorf("no vector expects %s, want %d", k, n)
+		}
+	}
+	for name := range knownBugs {
+		if !slices.ContainsFunc(vs, func(v *Vector) bool { return v.Name == name }) {
+			t.Errorf("knownBugs names %s, which is not a vector", name)
+		}
+	}
+}
+
+func must(t *testing.T, v *Vector, key string) string {
+	t.Helper()
+	s, ok := v.Get(key)
+	if !ok {
+		t.Fatalf("missing header %q", key)
+	}
+	return s
+}
+
+func parseTime(t *testing.T, key, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("header %s: %v", key, err)
+	}
+	return tm
+}
+
+// replayLicense verifies the license and returns the outcome: valid,
+// grace, or the Reason of the failure. It checks that the Result, the
+// error and the error's type agree, so that the outcome cannot come from
+// the wrong layer.
+func replayLicense(t *testing.T, v *Vector, expect string) string {
+	bundle := "olr-trust/v1\n"
+	for _, line := range v.All("trust") {
+		bundle += "key: " + line + "\n"
+	}
+	trust, err := olr.ParseTrust([]byte(bundle))
+	if err != nil {
+		t.Fatalf("trust headers: %v", err)
+	}
+	fp := &fingerprint.Fingerprint{}
+	for _, f := range v.All("factor") {
+		kind, val, ok := strings.Cut(f, " ")
+		if !ok {
+			t.Fatalf("factor header %q: want KIND VALUE", f)
+		}
+		fp.Factors = append(fp.Factors, fingerprint.Factor{Kind: fingerprint.Kind(kind), Value: val, Source: "vector"})
+	}
+	now := parseTime(t, "now", must(t, v, "now"))
+	opts := &olr.VerifyOptions{}
+	opts.Product, _ = v.Get("product")
+	if s, ok := v.Get("mismatch-since"); ok {
+		opts.MismatchSince = parseTime(t, "mismatch-since", s)
+	}
+
+	res, err := olr.Verify(v.Body, trust, fp, now, opts)
+	if res == nil {
+		t.Fatalf("Verify returned no Result (error %v)", err)
+	}
+	got := ""
+	switch {
+	case err == nil && res.Status == olr.Valid && res.Reason == "":
+		got = "valid"
+	case err == nil && res.Status == olr.Grace && res.Reason == olr.ReasonHardwareGrace:
+		got = "grace"
+	case err != nil && res.Status == olr.Invalid:
+		var ve *olr.VerifyError
+		if !errors.As(err, &ve) {
+			t.Fatalf("error is not a *olr.VerifyError: %v", err)
+		}
+		if ve.Reason != res.Reason || res.Err != err {
+			t.Fatalf("Result (reason %s, err %v) and returned error (%v) disagree", res.Reason, res.Err, err)
+		}
+		got = string(ve.Reason)
+		// The cause must be of the kind the reason names.
+		var fe *olr.FormatError
+		switch ve.Reason {
+		case olr.ReasonMalformed:
+			if !errors.As(err, &fe) {
+				t.Errorf("malformed, but the cause is not a *olr.FormatError: %v", err)
+			}
+		case olr.ReasonBadSignature:
+			if !errors.Is(err, olr.ErrBadSignature) {
+				t.Errorf("bad-signature, but the cause is not olr.ErrBadSignature: %v", err)
+			}
+		case olr.ReasonUntrustedKey:
+			if !errors.Is(err, olr.ErrUnknownKey) {
+				t.Errorf("untrusted-key, but the cause is not olr.ErrUnknownKey: %v", err)
+			}
+		}
+	default:
+		t.Fatalf("inconsistent result: status %q, reason %q, error %v", res.Status, res.Reason, err)
+	}
+	if got != expect {
+		t.Logf("Verify: %v", err)
+	}
+	if s, ok := v.Get("grace-until"); ok && got == expect {
+		if want := parseTime(t, "grace-until", s); !res.GraceUntil.Equal(want) {
+			t.Errorf("grace until %s, want %s", res.GraceUntil.Format(time.RFC3339), s)
+		}
+	}
+	if s, ok := v.Get("match"); ok && got == expect {
+		if res.Match == nil {
+			t.Errorf("no match report, want %s", s)
+		} else if m := fmt.Sprintf("%d/%d", res.Match.Score, res.Match.Total); m != s {
+			t.Errorf("match %s, want %s", m, s)
+		}
+	}
+	return got
+}
+
+// replayRequest decrypts the request and returns the outcome.
+func replayRequest(t *testing.T, v *Vector, expect string) string {
+	ids, err := age.ParseIdentities(strings.NewReader(strings.Join(v.All("identity"), "\n") + "\n"))
+	if err != nil {
+		t.Fatalf("identity headers: %v", err)
+	}
+	if s, ok := v.Get("plaintext-sha256"); ok {
+		plain, err := ageDecrypt(v.Body, ids)
+		if err != nil {
+			t.Fatalf("plaintext-sha256 given, but age cannot decrypt the file: %v", err)
+		}
+		if h := sha256.Sum256(plain); hex.EncodeToString(h[:]) != s {
+			t.Errorf("plaintext SHA-256 %x, want %s", h, s)
+		}
+	}
+	req, err := olr.DecryptRequest(v.Body, ids)
+	got := requestOutcome(err)
+	if got != expect {
+		t.Logf("DecryptRequest: %v", err)
+	}
+	if got == "ok" && expect == "ok" {
+		for _, c := range []struct{ key, got string }{
+			{"request-id", req.ID}, {"licensee", req.Licensee}, {"license-key", req.LicenseKey},
+		} {
+			if want, ok := v.Get(c.key); ok && c.got != want {
+				t.Errorf("%s %q, want %q", c.key, c.got, want)
+			}
+		}
+	}
+	return got
+}
+
+// requestOutcome maps an error of olr.DecryptRequest to an expect value.
+// Apart from ErrWrongVendorKey, olr exposes no typed error for requests,
+// so the mapping relies on the fixed prefixes of its messages.
+func requestOutcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if errors.Is(err, olr.ErrWrongVendorKey) {
+		return "wrong-key"
+	}
+	msg := err.Error()
+	for _, p := range []struct{ prefix, outcome string }{
+		{"request file is empty", "not-age"},
+		{"not an olr request", "not-age"},
+		{"cannot decrypt the request", "corrupt"},
+		{"malformed request", "malformed"},
+		{"invalid request: unsupported request format", "unsupported-format"},
+		{"invalid request", "invalid"},
+	} {
+		if strings.HasPrefix(msg, p.prefix) {
+			return p.outcome
+		}
+	}
+	return "unexpected error: " + msg
+}
+
+// ageDecrypt opens an age file, armored or not, with the stock age API.
+func ageDecrypt(data []byte, ids []age.Identity) ([]byte, error) {
+	var src io.Reader = bytes.NewReader(data)
+	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte(armor.Header)) {
+		src = armor.NewReader(src)
+	}
+	r, err := age.Decrypt(src, ids...)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
