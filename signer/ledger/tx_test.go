@@ -1,0 +1,132 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestActivateRefusesBadInput(t *testing.T) {
+	l, _ := openTest(t)
+	putKeys(t, l, testKey("K-1"))
+	cases := []struct {
+		name string
+		edit func(*Activation, *IssuedLicense)
+		want string
+	}{
+		{"other key", func(a *Activation, l *IssuedLicense) { l.Key = "K-2" }, "name different keys"},
+		{"other license", func(a *Activation, l *IssuedLicense) { a.LicenseID = "L-x" }, "names another license"},
+		{"other request", func(a *Activation, l *IssuedLicense) { a.RequestID = "R-x" }, "different requests"},
+		{"empty license ID", func(a *Activation, l *IssuedLicense) { l.ID = "" }, "license_id: is empty"},
+		{"request ID with newline", func(a *Activation, l *IssuedLicense) { l.RequestID = "R\n" }, "request_id: contains control"},
+		{"empty file", func(a *Activation, l *IssuedLicense) { l.File = nil }, "license_file"},
+		{"fingerprint not JSON", func(a *Activation, l *IssuedLicense) { a.Fingerprint = []byte("mac=1") }, "fingerprint: is not a JSON"},
+		{"fingerprint a string", func(a *Activation, l *IssuedLicense) { a.Fingerprint = []byte(`"x"`) }, "fingerprint: is not a JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, lic := newActivation("K-1", "01")
+			tc.edit(a, lic)
+			err := l.Update(context.Background(), testOperator, func(tx *Tx) error { return tx.Activate(a, lic) })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Activate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	err := l.Update(context.Background(), testOperator, func(tx *Tx) error {
+		a, lic := newActivation("K-1", "01")
+		_, err := tx.Transfer("new board", a, lic)
+		if !errors.Is(err, ErrNotActive) {
+			t.Errorf("Transfer of an inactive key: %v", err)
+		}
+		if err := tx.Supersede("L-none"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Supersede of an unknown license: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, l)
+}
+
+func TestClockAndReads(t *testing.T) {
+	at := time.Date(2026, 11, 27, 17, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l, err := Open(path, WithClock(func() time.Time { return at }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Path() != path {
+		t.Errorf("Path = %q", l.Path())
+	}
+	putKeys(t, l, testKey("K-2"), testKey("K-1"))
+	lic := activate(t, l, "K-1", "01")
+	if !lic.Issued.Equal(at) || lic.Issued.Location() != time.UTC {
+		t.Errorf("issued %v", lic.Issued)
+	}
+	err = l.View(context.Background(), func(tx *Tx) error {
+		keys, err := tx.Keys()
+		if err != nil || len(keys) != 2 || keys[0].Key != "K-1" || !keys[0].Created.Equal(at) {
+			t.Errorf("Keys = %+v, %v", keys, err)
+		}
+		a, err := tx.ActivationByLicense(lic.ID)
+		if err != nil || a.Key != "K-1" || a.State != StateActive || !a.Ended.IsZero() {
+			t.Errorf("ActivationByLicense = %+v, %v", a, err)
+		}
+		var fp map[string]any
+		if err := json.Unmarshal(a.Fingerprint, &fp); err != nil || fp["machine-id"] != "m-01" {
+			t.Errorf("fingerprint %s", a.Fingerprint)
+		}
+		return tx.Audit(func(r *AuditRecord) error {
+			if !r.Time.Equal(at) {
+				t.Errorf("audit time %v", r.Time)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQuotaJSON(t *testing.T) {
+	m := map[string]Quota{"obm": 50, "mobile": Unlimited, "nas": 0}
+	b, err := json.Marshal(m)
+	if err != nil || string(b) != `{"mobile":"unlimited","nas":0,"obm":50}` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var back map[string]Quota
+	if err := json.Unmarshal(b, &back); err != nil || back["mobile"] != Unlimited || back["obm"] != 50 {
+		t.Errorf("Unmarshal = %v, %v", back, err)
+	}
+	if Unlimited.String() != "unlimited" || Quota(7).String() != "7" {
+		t.Error("Quota.String")
+	}
+	for _, bad := range []string{`-1`, `"Unlimited"`, `1.0`, `01`, `null`} {
+		var q Quota
+		if err := json.Unmarshal([]byte(bad), &q); err == nil {
+			t.Errorf("Quota accepted %s", bad)
+		}
+	}
+}
+
+func TestErrorMessages(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&ChainError{Seq: 17, Problem: "hash does not match its content (edited?)"}, "ledger: audit record 17: hash does not match its content (edited?)"},
+		{&ChainError{Problem: "guard trigger x is missing"}, "ledger: guard trigger x is missing"},
+		{&ValidationError{Record: "line 3", Field: "type", Err: errors.New("unknown")}, "ledger: line 3: type: unknown"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
