@@ -108,7 +108,8 @@ func normalizeIP(s string) (string, error) {
 	if err != nil {
 		return "", errors.New("not an IP address")
 	}
-	a = a.Unmap()
+	// Drop the zone first: a zoned "::" is not IsUnspecified.
+	a = a.Unmap().WithZone("")
 	switch {
 	case a.IsLoopback():
 		return "", errors.New("loopback address")
@@ -117,7 +118,7 @@ func normalizeIP(s string) (string, error) {
 	case a.IsMulticast(), a.IsUnspecified():
 		return "", errors.New("not a unicast address")
 	}
-	return a.WithZone("").String(), nil
+	return a.String(), nil
 }
 
 func normalizeUUID(s string) (string, error) {

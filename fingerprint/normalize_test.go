@@ -143,7 +143,7 @@ func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
 		"3C:EC:EF:12:A4:01", "3cec.ef12.a401", "::ffff:192.0.2.10", "fe80::1%eth0",
 		"2001:db8::1", "6a1c3e4f0b2d4e8f9a7b5c3d1e0f2a4b",
-		"4C4C4544-0058-4B10-8032-B7C04F4D3633", "To Be Filled By O.E.M.",
+		"4C4C4544-0058-4B10-8032-B7C04F4D3633", "To Be Filled By O.E.M.", "::%0",
 		" WD-WCC7K4KL2JXT ", "000b" + strings.Repeat("ab", 32), "",
 	} {
 		f.Add(s)
