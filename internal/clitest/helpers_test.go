@@ -1,0 +1,108 @@
+package clitest
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// command returns the path of a command that TestMain put in $PATH: a
+// copy of the test binary that runs as olr or olr-sign.
+func command(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not in $PATH: %v", name, err)
+	}
+	return p
+}
+
+// result is what one run of a command left.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs a command in dir with a clean environment (OLR_TPM=none, the
+// state in dir/state) and returns its output and exit code.
+func run(t testing.TB, dir, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(command(t, name), args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
+		t.Fatalf("%s %s: a Go panic on stderr:\n%s", name, strings.Join(args, " "), r.stderr)
+	}
+	return r
+}
+
+// mustRun is run expecting exit 0.
+func mustRun(t testing.TB, dir, name string, args ...string) result {
+	t.Helper()
+	r := run(t, dir, name, args...)
+	if r.code != 0 {
+		t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func cleanEnv(dir string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"TMPDIR=" + os.TempDir(),
+		"OLR_TPM=none",
+		"OLR_STATE=" + filepath.Join(dir, "state"),
+	}
+}
+
+// hostRoot returns the absolute path of a fixture host tree.
+func hostRoot(t testing.TB, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("host fixture %s: %v", name, err)
+	}
+	return p
+}
+
+// activation is a vendor key, a request from a fixture host and the
+// license issued for it, all made through the binaries in Dir.
+type activation struct {
+	Dir, Root string
+	Key       string // vendor.key
+	Request   string // req.olr
+	License   string // license.olr
+}
+
+func newActivation(t testing.TB, host string, keygenArgs ...string) *activation {
+	t.Helper()
+	a := &activation{Dir: t.TempDir(), Root: hostRoot(t, host)}
+	a.Key = filepath.Join(a.Dir, "vendor.key")
+	a.Request = filepath.Join(a.Dir, "req.olr")
+	a.License = filepath.Join(a.Dir, "license.olr")
+	mustRun(t, a.Dir, "olr-sign", append(append([]string{"keygen"}, keygenArgs...), "-o", a.Key)...)
+	mustRun(t, a.Dir, "olr", "request", "--vendor", a.Key+".recipient", "--licensee", "Example Backup Ltd",
+		"--key", "OEM-7Q2D-K9XW-4M3T", "--root", a.Root, "-o", a.Request)
+	mustRun(t, a.Dir, "olr-sign", "issue", "-i", a.Key, "-o", a.License,
+		"-m", "obm=50", "-m", "mobile=unlimited", "--language", "en", a.Request)
+	return a
+}

@@ -1,0 +1,162 @@
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/olr-dev/olr/fingerprint/host"
+	"github.com/olr-dev/olr/olr"
+)
+
+// Every byte of a license.olr is either covered by the signature or
+// rejected when changed (DESIGN.md): no single-byte change may verify.
+
+// TestTamperEveryByteCLI runs the real olr verify once for every byte
+// position of a license, with that byte changed, and expects a refusal
+// (exit 1 or 2) each time.
+func TestTamperEveryByteCLI(t *testing.T) {
+	t.Parallel()
+	a := newActivation(t, "baremetal")
+	lic, err := os.ReadFile(a.License)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(file string) result {
+		return run(t, a.Dir, "olr", "verify", "--license", file, "--trust", a.Key+".trust", "--root", a.Root)
+	}
+	if r := verify(a.License); r.code != 0 || !bytes.Contains([]byte(r.stdout), []byte("status:      valid")) {
+		t.Fatalf("the untouched license does not verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	start := time.Now()
+	workers := runtime.GOMAXPROCS(0)
+	positions := make(chan int)
+	var wg sync.WaitGroup
+	var codes [3]atomic.Int64
+	for w := range workers {
+		file := filepath.Join(a.Dir, fmt.Sprintf("mutated-%d.olr", w))
+		buf := bytes.Clone(lic)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range positions {
+				buf[i] = lic[i] ^ 0x01
+				if err := os.WriteFile(file, buf, 0o644); err != nil {
+					t.Error(err)
+					return
+				}
+				r := verify(file)
+				buf[i] = lic[i]
+				switch r.code {
+				case 1, 2:
+					codes[r.code].Add(1)
+				default:
+					t.Errorf("byte %d (%q -> %q, line %d): olr verify exited %d, want 1 or 2\n%s%s",
+						i, lic[i], lic[i]^0x01, lineOf(lic, i), r.code, r.stdout, r.stderr)
+				}
+			}
+		}()
+	}
+	for i := range lic {
+		positions <- i
+	}
+	close(positions)
+	wg.Wait()
+	elapsed := time.Since(start)
+	t.Logf("%d positions through olr verify in %v on %d workers (%v a run): %d exit 1, %d exit 2",
+		len(lic), elapsed.Round(time.Millisecond), workers, (elapsed * time.Duration(workers) / time.Duration(len(lic))).Round(time.Microsecond),
+		codes[1].Load(), codes[2].Load())
+}
+
+// TestTamperEveryByteInProcess changes every byte of a license to every
+// one of the 255 other values and verifies each with olr.Verify. Under
+// -short only every 16th position is swept.
+func TestTamperEveryByteInProcess(t *testing.T) {
+	t.Parallel()
+	a := newActivation(t, "baremetal")
+	lic, err := os.ReadFile(a.License)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustData, err := os.ReadFile(a.Key + ".trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := olr.ParseTrust(trustData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := host.Collect(context.Background(), host.Options{Root: a.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	opts := &olr.VerifyOptions{Product: "backup-server"}
+	if res, err := olr.Verify(lic, trust, fp, now, opts); err != nil || res.Status != olr.Valid {
+		t.Fatalf("the untouched license: %v, %v", res.Status, err)
+	}
+
+	stride := 1
+	if testing.Short() {
+		stride = 16
+	}
+	start := time.Now()
+	workers := runtime.GOMAXPROCS(0)
+	positions := make(chan int, workers)
+	var wg sync.WaitGroup
+	var verified, failures atomic.Int64
+	reasons := make([]map[olr.Reason]int, workers)
+	for w := range workers {
+		buf := bytes.Clone(lic)
+		reasons[w] = map[olr.Reason]int{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range positions {
+				for v := range 256 {
+					if byte(v) == lic[i] {
+						continue
+					}
+					buf[i] = byte(v)
+					res, err := olr.Verify(buf, trust, fp, now, opts)
+					verified.Add(1)
+					if err == nil || res.Usable() {
+						if failures.Add(1) <= 20 {
+							t.Errorf("byte %d (line %d) %q -> %q: the license still verifies (status %s)", i, lineOf(lic, i), lic[i], byte(v), res.Status)
+						}
+						continue
+					}
+					reasons[w][res.Reason]++
+				}
+				buf[i] = lic[i]
+			}
+		}()
+	}
+	for i := 0; i < len(lic); i += stride {
+		positions <- i
+	}
+	close(positions)
+	wg.Wait()
+	total := map[olr.Reason]int{}
+	for _, m := range reasons {
+		for r, n := range m {
+			total[r] += n
+		}
+	}
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d single-byte changes verified", n)
+	}
+	t.Logf("%d changed licenses (%d positions of %d, stride %d) through olr.Verify in %v on %d workers; reasons: %v",
+		verified.Load(), (len(lic)+stride-1)/stride, len(lic), stride, time.Since(start).Round(time.Millisecond), workers, total)
+}
+
+// lineOf returns the 1-based line of byte i.
+func lineOf(b []byte, i int) int { return bytes.Count(b[:i], []byte("\n")) + 1 }
