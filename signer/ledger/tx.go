@@ -38,6 +38,29 @@ func (tx *Tx) writable() error {
 	return nil
 }
 
+// atomic runs one mutating method under a savepoint, so that a method
+// that fails halfway leaves nothing behind even if the caller ignores the
+// error and commits: no data row ever changes without its audit record.
+func (tx *Tx) atomic(fn func() error) error {
+	if err := tx.writable(); err != nil {
+		return err
+	}
+	if _, err := tx.tx.ExecContext(tx.ctx, "SAVEPOINT ledger_op"); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := fn(); err != nil {
+		// ROLLBACK TO keeps the savepoint open; RELEASE closes it.
+		if _, rerr := tx.tx.ExecContext(tx.ctx, "ROLLBACK TO ledger_op"); rerr == nil {
+			tx.tx.ExecContext(tx.ctx, "RELEASE ledger_op")
+		}
+		return err
+	}
+	if _, err := tx.tx.ExecContext(tx.ctx, "RELEASE ledger_op"); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
 func notFound(what string) error { return fmt.Errorf("%w: %s", ErrNotFound, what) }
 
 // ---- sold keys
@@ -110,6 +133,14 @@ func (tx *Tx) Keys() ([]SoldKey, error) {
 // content again changes nothing and writes no audit record; changed
 // reports whether anything was written. k.Created and k.Updated are set.
 func (tx *Tx) PutKey(k *SoldKey) (changed bool, err error) {
+	err = tx.atomic(func() (err error) {
+		changed, err = tx.putKey(k)
+		return err
+	})
+	return changed, err
+}
+
+func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
 	if err := tx.writable(); err != nil {
 		return false, err
 	}
@@ -180,7 +211,15 @@ type ImportResult struct {
 // import in the audit log (such as the file name). Keys whose content is
 // already recorded are left alone; when anything changed, a summary
 // record follows the per-key records.
-func (tx *Tx) ImportKeys(source string, keys []SoldKey) (*ImportResult, error) {
+func (tx *Tx) ImportKeys(source string, keys []SoldKey) (res *ImportResult, err error) {
+	err = tx.atomic(func() (err error) {
+		res, err = tx.importKeys(source, keys)
+		return err
+	})
+	return res, err
+}
+
+func (tx *Tx) importKeys(source string, keys []SoldKey) (*ImportResult, error) {
 	if err := tx.writable(); err != nil {
 		return nil, err
 	}
@@ -365,6 +404,10 @@ func (tx *Tx) Activations(licenseKey string) ([]Activation, error) {
 // are then filled in. The ledger sets the IDs, times, states and the
 // operator on both values.
 func (tx *Tx) Activate(a *Activation, lic *IssuedLicense) error {
+	return tx.atomic(func() error { return tx.activate(a, lic) })
+}
+
+func (tx *Tx) activate(a *Activation, lic *IssuedLicense) error {
 	if err := tx.writable(); err != nil {
 		return err
 	}
@@ -485,6 +528,10 @@ func (tx *Tx) endLicense(licenseID string, status LicenseStatus, state Activatio
 // the machine asked again (a lost file) and gets a new license, which the
 // caller records with Activate in the same transaction.
 func (tx *Tx) Supersede(licenseID string) error {
+	return tx.atomic(func() error { return tx.supersede(licenseID) })
+}
+
+func (tx *Tx) supersede(licenseID string) error {
 	if err := tx.writable(); err != nil {
 		return err
 	}
@@ -511,7 +558,15 @@ func (tx *Tx) Supersede(licenseID string) error {
 // are recorded as by Activate, with a transfer record; all audited as one
 // record. reason is required. The old license is not revoked: call Revoke
 // as well to put it on the revocation list.
-func (tx *Tx) Transfer(reason string, a *Activation, lic *IssuedLicense) (*Transfer, error) {
+func (tx *Tx) Transfer(reason string, a *Activation, lic *IssuedLicense) (t *Transfer, err error) {
+	err = tx.atomic(func() (err error) {
+		t, err = tx.transfer(reason, a, lic)
+		return err
+	})
+	return t, err
+}
+
+func (tx *Tx) transfer(reason string, a *Activation, lic *IssuedLicense) (*Transfer, error) {
 	if err := tx.writable(); err != nil {
 		return nil, err
 	}
@@ -577,7 +632,15 @@ func (tx *Tx) Transfers(licenseKey string) ([]Transfer, error) {
 // Revoke revokes an issued license (whatever its status, unless already
 // revoked: ErrDuplicate), ends its activation if it was active, and
 // records the revocation for the next CRL. reason is required.
-func (tx *Tx) Revoke(licenseID, reason string) (*Revocation, error) {
+func (tx *Tx) Revoke(licenseID, reason string) (r *Revocation, err error) {
+	err = tx.atomic(func() (err error) {
+		r, err = tx.revoke(licenseID, reason)
+		return err
+	})
+	return r, err
+}
+
+func (tx *Tx) revoke(licenseID, reason string) (*Revocation, error) {
 	if err := tx.writable(); err != nil {
 		return nil, err
 	}
@@ -635,7 +698,15 @@ func (tx *Tx) Revocations() ([]Revocation, error) {
 // NextCRLNumber returns a CRL number larger than any returned before
 // (1, 2, 3, ...), so machines can refuse an older revocation list. The
 // number is consumed, and audited, even if the caller then fails.
-func (tx *Tx) NextCRLNumber() (uint64, error) {
+func (tx *Tx) NextCRLNumber() (n uint64, err error) {
+	err = tx.atomic(func() (err error) {
+		n, err = tx.nextCRLNumber()
+		return err
+	})
+	return n, err
+}
+
+func (tx *Tx) nextCRLNumber() (uint64, error) {
 	if err := tx.writable(); err != nil {
 		return 0, err
 	}
@@ -656,6 +727,10 @@ func (tx *Tx) NextCRLNumber() (uint64, error) {
 // digits, '.' and '-', and not one of the ledger's own actions; details
 // must marshal to a JSON object (nil for none).
 func (tx *Tx) Log(action, subject string, details map[string]any) error {
+	return tx.atomic(func() error { return tx.log(action, subject, details) })
+}
+
+func (tx *Tx) log(action, subject string, details map[string]any) error {
 	if err := tx.writable(); err != nil {
 		return err
 	}

@@ -130,3 +130,35 @@ func TestErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedMethodLeavesNothing: a policy that ignores an error and
+// commits must not commit half of a method's changes.
+func TestFailedMethodLeavesNothing(t *testing.T) {
+	l, _ := openTest(t)
+	putKeys(t, l, testKey("K-1"))
+	activate(t, l, "K-1", "01")
+	err := l.Update(context.Background(), testOperator, func(tx *Tx) error {
+		// Transfer ends the old activation, then fails on the new
+		// license's duplicate request ID.
+		a, lic := newActivation("K-1", "02")
+		lic.RequestID = "R-K-1-01"
+		if _, err := tx.Transfer("new board", a, lic); !errors.Is(err, ErrDuplicate) {
+			t.Errorf("Transfer = %v, want ErrDuplicate", err)
+		}
+		return nil // commit anyway
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.View(context.Background(), func(tx *Tx) error {
+		a, err := tx.ActiveActivation("K-1")
+		if err != nil || a.LicenseID != "L-K-1-01" {
+			t.Errorf("active activation after a failed transfer: %+v, %v", a, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, l)
+}
