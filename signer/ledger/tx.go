@@ -141,9 +141,6 @@ func (tx *Tx) PutKey(k *SoldKey) (changed bool, err error) {
 }
 
 func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
-	if err := tx.writable(); err != nil {
-		return false, err
-	}
 	if err := validateKey(k); err != nil {
 		return false, err
 	}
@@ -220,9 +217,6 @@ func (tx *Tx) ImportKeys(source string, keys []SoldKey) (res *ImportResult, err 
 }
 
 func (tx *Tx) importKeys(source string, keys []SoldKey) (*ImportResult, error) {
-	if err := tx.writable(); err != nil {
-		return nil, err
-	}
 	if err := checkText("source", source, maxTextLen, true); err != nil {
 		return nil, err
 	}
@@ -408,9 +402,6 @@ func (tx *Tx) Activate(a *Activation, lic *IssuedLicense) error {
 }
 
 func (tx *Tx) activate(a *Activation, lic *IssuedLicense) error {
-	if err := tx.writable(); err != nil {
-		return err
-	}
 	if err := tx.insertActivation(a, lic); err != nil {
 		return err
 	}
@@ -532,9 +523,6 @@ func (tx *Tx) Supersede(licenseID string) error {
 }
 
 func (tx *Tx) supersede(licenseID string) error {
-	if err := tx.writable(); err != nil {
-		return err
-	}
 	lic, err := tx.License(licenseID)
 	if err != nil {
 		return err
@@ -567,9 +555,6 @@ func (tx *Tx) Transfer(reason string, a *Activation, lic *IssuedLicense) (t *Tra
 }
 
 func (tx *Tx) transfer(reason string, a *Activation, lic *IssuedLicense) (*Transfer, error) {
-	if err := tx.writable(); err != nil {
-		return nil, err
-	}
 	if err := checkText("reason", reason, maxTextLen, false); err != nil {
 		return nil, err
 	}
@@ -641,9 +626,6 @@ func (tx *Tx) Revoke(licenseID, reason string) (r *Revocation, err error) {
 }
 
 func (tx *Tx) revoke(licenseID, reason string) (*Revocation, error) {
-	if err := tx.writable(); err != nil {
-		return nil, err
-	}
 	if err := checkText("reason", reason, maxTextLen, false); err != nil {
 		return nil, err
 	}
@@ -707,9 +689,6 @@ func (tx *Tx) NextCRLNumber() (n uint64, err error) {
 }
 
 func (tx *Tx) nextCRLNumber() (uint64, error) {
-	if err := tx.writable(); err != nil {
-		return 0, err
-	}
 	var n int64
 	if err := tx.tx.QueryRowContext(tx.ctx,
 		"INSERT INTO crl_counter (id, number) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET number = number + 1 RETURNING number").Scan(&n); err != nil {
@@ -731,9 +710,6 @@ func (tx *Tx) Log(action, subject string, details map[string]any) error {
 }
 
 func (tx *Tx) log(action, subject string, details map[string]any) error {
-	if err := tx.writable(); err != nil {
-		return err
-	}
 	if err := checkModuleName(action); err != nil || slices.Contains(builtinActions, action) {
 		return invalid("action", "%q is not a valid action for Log", printable(action))
 	}
