@@ -63,28 +63,37 @@ func NewApp() *cli.App {
 
 // collect fingerprints the machine (or --root) as the flags say.
 func collect(c *cli.Context) (*fingerprint.Fingerprint, error) {
+	fp, _, err := collectTPM(c)
+	return fp, err
+}
+
+// collectTPM is collect that also returns the TPM collector, nil when no
+// TPM was asked for, so that its Info can be shown.
+func collectTPM(c *cli.Context) (*fingerprint.Fingerprint, *tpm.Collector, error) {
 	root := c.String("root")
 	if root != "" {
 		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-			return nil, cliutil.Usagef("--root %s is not a directory", root)
+			return nil, nil, cliutil.Usagef("--root %s is not a directory", root)
 		}
 	}
 	opts := host.Options{Root: root}
+	var tc *tpm.Collector
 	if spec := c.String("tpm"); spec != "none" && root == "" {
-		opts.Extra = append(opts.Extra, tpm.NewCollector(spec))
+		tc = tpm.NewCollector(spec)
+		opts.Extra = append(opts.Extra, tc)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
 	fp, err := host.Collect(ctx, opts)
 	if err != nil {
-		return nil, cliutil.WithHint(fmt.Errorf("cannot fingerprint this machine: %v", err), cliutil.ExitUsage,
+		return nil, nil, cliutil.WithHint(fmt.Errorf("cannot fingerprint this machine: %v", err), cliutil.ExitUsage,
 			"run with --tpm none to leave the TPM out, or as root to read DMI serials")
 	}
 	if len(fp.Factors) == 0 {
-		return nil, cliutil.WithHint(errors.New("found no hardware factor to bind a license to"), cliutil.ExitUsage,
+		return nil, nil, cliutil.WithHint(errors.New("found no hardware factor to bind a license to"), cliutil.ExitUsage,
 			"run as root so that DMI identities can be read")
 	}
-	return fp, nil
+	return fp, tc, nil
 }
 
 func storeOf(c *cli.Context) *store.Store {
