@@ -99,7 +99,7 @@ func newActivation(t testing.TB, host string, keygenArgs ...string) *activation 
 	a.Key = filepath.Join(a.Dir, "vendor.key")
 	a.Request = filepath.Join(a.Dir, "req.olr")
 	a.License = filepath.Join(a.Dir, "license.olr")
-	mustRun(t, a.Dir, "olr-sign", append(append([]string{"keygen"}, keygenArgs...), "-o", a.Key)...)
+	mustRun(t, a.Dir, "olr-sign", append(append([]string{"keygen", "--unencrypted"}, keygenArgs...), "-o", a.Key)...)
 	mustRun(t, a.Dir, "olr", "request", "--vendor", a.Key+".recipient", "--licensee", "Example Backup Ltd",
 		"--key", "OEM-7Q2D-K9XW-4M3T", "--root", a.Root, "-o", a.Request)
 	mustRun(t, a.Dir, "olr-sign", "issue", "-i", a.Key, "-o", a.License,
