@@ -20,29 +20,48 @@ import (
 // is installed.
 func TestRequestOpensWithAge(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		keygen []string
-		prefix string
+		name       string
+		passphrase string
+		keygen     []string
+		prefix     string
 	}{
-		{"hybrid", nil, "AGE-SECRET-KEY-PQ-1"},
-		{"x25519", []string{"--x25519"}, "AGE-SECRET-KEY-1"},
+		{"hybrid", "", nil, "AGE-SECRET-KEY-PQ-1"},
+		{"x25519", "", []string{"--x25519"}, "AGE-SECRET-KEY-1"},
+		// the default: the identity file sealed with a passphrase, which
+		// age -d -i opens after asking for the passphrase
+		{"sealed", "vendor passphrase", nil, "AGE-SECRET-KEY-PQ-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a := newActivation(t, "baremetal", tc.keygen...)
-			keyFile, err := os.Open(a.Key)
+			a := newActivation(t, "baremetal", tc.passphrase, tc.keygen...)
+			key, err := os.ReadFile(a.Key)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer keyFile.Close()
-			ids, err := age.ParseIdentities(keyFile)
+			if tc.passphrase != "" {
+				if bytes.Contains(key, []byte("AGE-SECRET-KEY")) {
+					t.Fatal("the sealed vendor.key holds a clear secret key")
+				}
+				pass, err := age.NewScryptIdentity(tc.passphrase)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := age.Decrypt(armor.NewReader(bytes.NewReader(key)), pass)
+				if err != nil {
+					t.Fatalf("opening the sealed vendor.key with age and its passphrase: %v", err)
+				}
+				if key, err = io.ReadAll(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ids, err := age.ParseIdentities(bytes.NewReader(key))
 			if err != nil {
 				t.Fatalf("age.ParseIdentities(vendor.key): %v", err)
 			}
 			if len(ids) != 1 {
 				t.Fatalf("vendor.key holds %d identities, want 1", len(ids))
 			}
-			if key, _ := os.ReadFile(a.Key); !bytes.Contains(key, []byte("\n"+tc.prefix)) {
+			if !bytes.Contains(key, []byte("\n"+tc.prefix)) {
 				t.Errorf("vendor.key has no %s line", tc.prefix)
 			}
 
@@ -84,6 +103,9 @@ func TestRequestOpensWithAge(t *testing.T) {
 
 			// the stock age command, when installed
 			t.Run("age-command", func(t *testing.T) {
+				if tc.passphrase != "" {
+					t.Skip("age asks for the passphrase on the terminal only")
+				}
 				ageCmd, err := exec.LookPath("age")
 				if err != nil {
 					t.Skip("age command not installed; the library check passed")

@@ -31,9 +31,15 @@ type result struct {
 // state in dir/state) and returns its output and exit code.
 func run(t testing.TB, dir, name string, args ...string) result {
 	t.Helper()
+	return runEnv(t, dir, nil, name, args...)
+}
+
+// runEnv is run with more environment variables.
+func runEnv(t testing.TB, dir string, env []string, name string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(command(t, name), args...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(dir)
+	cmd.Env = append(cleanEnv(dir), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -54,7 +60,13 @@ func run(t testing.TB, dir, name string, args ...string) result {
 // mustRun is run expecting exit 0.
 func mustRun(t testing.TB, dir, name string, args ...string) result {
 	t.Helper()
-	r := run(t, dir, name, args...)
+	return mustRunEnv(t, dir, nil, name, args...)
+}
+
+// mustRunEnv is runEnv expecting exit 0.
+func mustRunEnv(t testing.TB, dir string, env []string, name string, args ...string) result {
+	t.Helper()
+	r := runEnv(t, dir, env, name, args...)
 	if r.code != 0 {
 		t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
@@ -93,16 +105,24 @@ type activation struct {
 	License   string // license.olr
 }
 
-func newActivation(t testing.TB, host string, keygenArgs ...string) *activation {
+// newActivation makes an activation on a fixture host. With an empty
+// passphrase the vendor key is written --unencrypted.
+func newActivation(t testing.TB, host, passphrase string, keygenArgs ...string) *activation {
 	t.Helper()
 	a := &activation{Dir: t.TempDir(), Root: hostRoot(t, host)}
 	a.Key = filepath.Join(a.Dir, "vendor.key")
 	a.Request = filepath.Join(a.Dir, "req.olr")
 	a.License = filepath.Join(a.Dir, "license.olr")
-	mustRun(t, a.Dir, "olr-sign", append(append([]string{"keygen", "--unencrypted"}, keygenArgs...), "-o", a.Key)...)
+	keygen := []string{"keygen", "--unencrypted"}
+	var env []string
+	if passphrase != "" {
+		keygen = []string{"keygen"}
+		env = []string{"OLR_PASSPHRASE=" + passphrase}
+	}
+	mustRunEnv(t, a.Dir, env, "olr-sign", append(append(keygen, keygenArgs...), "-o", a.Key)...)
 	mustRun(t, a.Dir, "olr", "request", "--vendor", a.Key+".recipient", "--licensee", "Example Backup Ltd",
 		"--key", "OEM-7Q2D-K9XW-4M3T", "--root", a.Root, "-o", a.Request)
-	mustRun(t, a.Dir, "olr-sign", "issue", "-i", a.Key, "-o", a.License,
+	mustRunEnv(t, a.Dir, env, "olr-sign", "issue", "-i", a.Key, "-o", a.License,
 		"-m", "obm=50", "-m", "mobile=unlimited", "--language", "en", a.Request)
 	return a
 }

@@ -24,7 +24,7 @@ import (
 // (exit 1 or 2) each time.
 func TestTamperEveryByteCLI(t *testing.T) {
 	t.Parallel()
-	a := newActivation(t, "baremetal")
+	a := newActivation(t, "baremetal", "")
 	lic, err := os.ReadFile(a.License)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestTamperEveryByteCLI(t *testing.T) {
 // -short only every 16th position is swept.
 func TestTamperEveryByteInProcess(t *testing.T) {
 	t.Parallel()
-	a := newActivation(t, "baremetal")
+	a := newActivation(t, "baremetal", "")
 	lic, err := os.ReadFile(a.License)
 	if err != nil {
 		t.Fatal(err)
