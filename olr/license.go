@@ -103,14 +103,6 @@ const (
 	licenseSigLabel = "olr/v1/license-signature\x00"
 )
 
-// signedMessage is what the Ed25519 signature covers: the label, then the
-// exact body bytes from the "format:" line through the newline before the
-// "signature:" line.
-func signedMessage(body []byte) []byte {
-	m := make([]byte, 0, len(licenseSigLabel)+len(body))
-	return append(append(m, licenseSigLabel...), body...)
-}
-
 // Validate checks the license's fields against the format's rules.
 func (l *License) Validate() error {
 	if !isHexID(l.ID) {
@@ -193,14 +185,7 @@ func Sign(l *License, key ed25519.PrivateKey) ([]byte, error) {
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid license: %w", err)
 	}
-	body := l.encodeBody()
-	sig := ed25519.Sign(key, signedMessage(body))
-	var b bytes.Buffer
-	b.WriteString(licenseBegin)
-	b.Write(body)
-	b.WriteString(signatureField + base64.RawStdEncoding.EncodeToString(sig) + "\n")
-	b.WriteString(licenseEnd)
-	return b.Bytes(), nil
+	return licenseDoc.seal(l.encodeBody(), key), nil
 }
 
 func (l *License) encodeBody() []byte {
@@ -271,26 +256,60 @@ func (e *FormatError) Error() string {
 // code does not know.
 var errUnsupportedFormat = errors.New("unsupported license format")
 
-// splitLicense checks the armor and returns the body (the signed bytes)
-// and the signature, without interpreting the body beyond its first two
-// lines: the format line and the key ID, which are needed to pick the key.
-func splitLicense(data []byte) (body, sig []byte, id KeyID, err error) {
-	if len(data) > MaxLicenseSize {
-		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file is larger than %d bytes", MaxLicenseSize)}
+// signedDoc describes one armored, signed text format: license.olr or a
+// revocation list. Both share the layout BEGIN line, body, "signature:"
+// line, END line, and differ in markers, format tag, size and label.
+type signedDoc struct {
+	name   string // for errors: "license"
+	begin  string
+	end    string
+	format string
+	max    int
+	label  string
+}
+
+var licenseDoc = &signedDoc{name: "license", begin: licenseBegin, end: licenseEnd, format: licenseFormat,
+	max: MaxLicenseSize, label: licenseSigLabel}
+
+// message returns what the signature covers: the label, then the exact
+// body bytes from the "format:" line through the newline before the
+// "signature:" line.
+func (d *signedDoc) message(body []byte) []byte {
+	m := make([]byte, 0, len(d.label)+len(body))
+	return append(append(m, d.label...), body...)
+}
+
+// seal wraps a body and its signature in the armor.
+func (d *signedDoc) seal(body []byte, key ed25519.PrivateKey) []byte {
+	sig := ed25519.Sign(key, d.message(body))
+	var b bytes.Buffer
+	b.WriteString(d.begin)
+	b.Write(body)
+	b.WriteString(signatureField + base64.RawStdEncoding.EncodeToString(sig) + "\n")
+	b.WriteString(d.end)
+	return b.Bytes()
+}
+
+// split checks the armor and returns the body (the signed bytes) and the
+// signature, without interpreting the body beyond its first two lines: the
+// format line and the key ID, which are needed to pick the key.
+func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
+	if len(data) > d.max {
+		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file is larger than %d bytes", d.max)}
 	}
 	if len(data) == 0 {
 		return nil, nil, id, &FormatError{Msg: "file is empty"}
 	}
 	if bytes.IndexByte(data, '\r') >= 0 {
-		return nil, nil, id, &FormatError{Msg: "file has CR characters (CRLF line endings?); a license must be copied unchanged"}
+		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file has CR characters (CRLF line endings?); a %s must be copied unchanged", d.name)}
 	}
-	if !bytes.HasPrefix(data, []byte(licenseBegin)) {
-		return nil, nil, id, &FormatError{Line: 1, Msg: fmt.Sprintf("file does not start with %q", strings.TrimSpace(licenseBegin))}
+	if !bytes.HasPrefix(data, []byte(d.begin)) {
+		return nil, nil, id, &FormatError{Line: 1, Msg: fmt.Sprintf("file does not start with %q", strings.TrimSpace(d.begin))}
 	}
-	if !bytes.HasSuffix(data, []byte(licenseEnd)) {
-		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file does not end with %q and a newline", strings.TrimSpace(licenseEnd))}
+	if !bytes.HasSuffix(data, []byte(d.end)) {
+		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file does not end with %q and a newline", strings.TrimSpace(d.end))}
 	}
-	inner := data[len(licenseBegin) : len(data)-len(licenseEnd)]
+	inner := data[len(d.begin) : len(data)-len(d.end)]
 	i := bytes.LastIndex(inner, []byte("\n"+signatureField))
 	if i < 0 {
 		return nil, nil, id, &FormatError{Msg: "no signature line"}
@@ -305,9 +324,9 @@ func splitLicense(data []byte) (body, sig []byte, id KeyID, err error) {
 	}
 	first, rest, _ := bytes.Cut(body, []byte("\n"))
 	if v, ok := bytes.CutPrefix(first, []byte("format: ")); !ok {
-		return nil, nil, id, &FormatError{Line: 2, Msg: `want "format: olr-license/v1"`}
-	} else if string(v) != licenseFormat {
-		return nil, nil, id, fmt.Errorf("%w %q (this olr reads %s)", errUnsupportedFormat, v, licenseFormat)
+		return nil, nil, id, &FormatError{Line: 2, Msg: fmt.Sprintf("want \"format: %s\"", d.format)}
+	} else if string(v) != d.format {
+		return nil, nil, id, fmt.Errorf("%w %q (this olr reads %s)", errUnsupportedFormat, v, d.format)
 	}
 	second, _, _ := bytes.Cut(rest, []byte("\n"))
 	v, ok := bytes.CutPrefix(second, []byte("key-id: "))
@@ -318,6 +337,23 @@ func splitLicense(data []byte) (body, sig []byte, id KeyID, err error) {
 		return nil, nil, id, &FormatError{Line: 3, Msg: err.Error()}
 	}
 	return body, sig, id, nil
+}
+
+// authenticate splits data and verifies its signature with the trusted
+// key it names.
+func (d *signedDoc) authenticate(data []byte, trust *Trust) (body []byte, key *TrustedKey, err error) {
+	body, sig, id, err := d.split(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, ok := trust.Key(id)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w (key %s)", ErrUnknownKey, id)
+	}
+	if !ed25519.Verify(key.Public, d.message(body), sig) {
+		return nil, nil, ErrBadSignature
+	}
+	return body, key, nil
 }
 
 // bodyParser walks the body line by line in the fixed field order.

@@ -1,7 +1,6 @@
 package olr
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"time"
@@ -115,18 +114,16 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 		r.Err = &VerifyError{Reason: reason, Err: err}
 		return r, r.Err
 	}
-	body, sig, id, err := splitLicense(license)
-	if errors.Is(err, errUnsupportedFormat) {
+	body, key, err := licenseDoc.authenticate(license, trust)
+	switch {
+	case errors.Is(err, errUnsupportedFormat):
 		return fail(ReasonUnsupported, err)
-	} else if err != nil {
+	case errors.Is(err, ErrUnknownKey):
+		return fail(ReasonUntrustedKey, err)
+	case errors.Is(err, ErrBadSignature):
+		return fail(ReasonBadSignature, err)
+	case err != nil:
 		return fail(ReasonMalformed, err)
-	}
-	key, ok := trust.Key(id)
-	if !ok {
-		return fail(ReasonUntrustedKey, fmt.Errorf("%w (key %s)", ErrUnknownKey, id))
-	}
-	if !ed25519.Verify(key.Public, signedMessage(body), sig) {
-		return fail(ReasonBadSignature, ErrBadSignature)
 	}
 	l, err := parseBody(body)
 	if err != nil {
@@ -135,7 +132,7 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 	}
 	r.License = l
 	if !key.ValidAt(l.Issued) {
-		return fail(ReasonKeyNotValid, fmt.Errorf("issued %s, outside the validity window of key %s", formatTime(l.Issued), id))
+		return fail(ReasonKeyNotValid, fmt.Errorf("issued %s, outside the validity window of key %s", formatTime(l.Issued), key.ID))
 	}
 	if opts.Product != "" && l.Product != opts.Product {
 		return fail(ReasonWrongProduct, fmt.Errorf("license is for product %q, not %q", l.Product, opts.Product))
@@ -170,16 +167,9 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 // ParseLicense parses and authenticates a license without judging dates
 // or hardware: for display, and for tools that inspect licenses.
 func ParseLicense(license []byte, trust *Trust) (*License, error) {
-	body, sig, id, err := splitLicense(license)
+	body, _, err := licenseDoc.authenticate(license, trust)
 	if err != nil {
 		return nil, err
-	}
-	key, ok := trust.Key(id)
-	if !ok {
-		return nil, fmt.Errorf("%w (key %s)", ErrUnknownKey, id)
-	}
-	if !ed25519.Verify(key.Public, signedMessage(body), sig) {
-		return nil, ErrBadSignature
 	}
 	return parseBody(body)
 }
@@ -189,7 +179,7 @@ func ParseLicense(license []byte, trust *Trust) (*License, error) {
 // of a license whose vendor key is not at hand. Nothing it returns may be
 // trusted: never base a licensing decision on it.
 func ParseLicenseUnauthenticated(license []byte) (*License, error) {
-	body, _, _, err := splitLicense(license)
+	body, _, _, err := licenseDoc.split(license)
 	if err != nil {
 		return nil, err
 	}
