@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -69,6 +70,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"hostset":  cmdHostSet,
 			"json":     cmdJSON,
 			"perm":     cmdPerm,
+			"sleep":    cmdSleep,
 			"mkfile":   cmdMkfile,
 			"truncate": cmdTruncate,
 		},
@@ -276,6 +278,17 @@ func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+// cmdSleep waits: sleep DURATION (1.1s), for steps that must fall in
+// different seconds of the clock.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 // cmdTruncate cuts a file to its first N bytes: truncate FILE N.
