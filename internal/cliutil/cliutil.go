@@ -74,7 +74,7 @@ func RunCode(app *cli.App, args []string, stderr io.Writer) int {
 	if app.Version == "" {
 		app.Version = Version()
 	}
-	err := app.Run(args)
+	err := app.Run(Interspersed(app, args))
 	if err == nil {
 		return ExitOK
 	}
@@ -176,12 +176,12 @@ func SameFile(a, b string) bool {
 	return aa == bb
 }
 
-// BadArgs reports wrong positional arguments, with a hint when a flag
-// came after them (the flag parser stops at the first argument).
+// BadArgs reports wrong positional arguments, with a hint when one of
+// them looks like a flag the command does not know.
 func BadArgs(c *cli.Context, format string, a ...any) error {
 	for _, arg := range c.Args().Slice() {
 		if strings.HasPrefix(arg, "-") && arg != "-" {
-			return WithHint(fmt.Errorf(format, a...), ExitUsage, fmt.Sprintf("put flags such as %s before the file arguments", arg))
+			return WithHint(fmt.Errorf(format, a...), ExitUsage, fmt.Sprintf("%s is not a flag of this command; see --help", arg))
 		}
 	}
 	return Usagef(format, a...)

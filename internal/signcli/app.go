@@ -38,6 +38,10 @@ func NewApp() *cli.App {
 			keygenCommand(),
 			inspectCommand(),
 			issueCommand(),
+			keysCommand(),
+			ledgerCommand(),
+			revokeCommand(),
+			crlCommand(),
 		},
 	}
 }
@@ -202,12 +206,32 @@ func issueCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "require", Usage: "factor `KIND` that must match when recorded (e.g. tpm-ek); repeatable"},
 			&cli.IntFlag{Name: "threshold", Usage: "percent of the recorded weight that must match (default 51)"},
 			&cli.StringFlag{Name: "product", Usage: "refuse requests for another product than `NAME`"},
+			ledgerFlag, operatorFlag,
+			&cli.BoolFlag{Name: "no-ledger", Usage: "issue from the entitlement flags without a ledger: one key, one machine is NOT enforced"},
+			&cli.StringFlag{Name: "transfer", Usage: "move the key to this new machine, revoking its license on the old one; `REASON` is recorded"},
 		},
 		Action: runIssue,
 	}
 }
 
+// entitlementFlags are the flags that say what was sold; with a ledger,
+// what was sold comes from the ledger and these are refused.
+var entitlementFlags = []string{"entitlement", "type", "module", "language", "expires", "maintenance"}
+
 func runIssue(c *cli.Context) error {
+	if !c.Bool("no-ledger") {
+		for _, f := range entitlementFlags {
+			if c.IsSet(f) {
+				return cliutil.WithHint(fmt.Errorf("--%s: with a ledger, what was sold comes from the ledger", f), cliutil.ExitUsage,
+					"import the keys sold with olr-sign keys import, or issue without a ledger with --no-ledger")
+			}
+		}
+		return runIssueLedger(c)
+	}
+	if c.IsSet("transfer") {
+		return cliutil.Usagef("--transfer needs the ledger: it records where the key was activated")
+	}
+	fmt.Fprintln(os.Stderr, "olr-sign: warning: issuing without a ledger: this activation is not recorded and one key, one machine is not enforced")
 	e := &signer.Entitlement{Type: string(olr.TypeOEM), Modules: signer.Quotas{}}
 	if path := c.String("entitlement"); path != "" {
 		data, err := cliutil.ReadInput(path, "entitlement", 1<<20)
@@ -282,5 +306,69 @@ func runIssue(c *cli.Context) error {
 		fmt.Fprintf(os.Stderr, "olr-sign: wrote %s: license %s for %q, %d modules, bound to %d factors\n",
 			out, lic.ID, lic.Licensee, len(lic.Modules), len(lic.Binding.Factors))
 	}
+	return nil
+}
+
+func runIssueLedger(c *cli.Context) error {
+	k, err := loadKeys(c)
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if cliutil.SameFile(out, c.Args().First()) {
+		return cliutil.Usagef("the output %s is the request itself", out)
+	}
+	req, path, err := readRequest(c, k)
+	if err != nil {
+		return err
+	}
+	l, err := openLedger(c, false)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	is := &signer.Issuer{Keys: k, Ledger: l}
+	if c.IsSet("threshold") || c.IsSet("require") {
+		p := fingerprint.DefaultPolicy()
+		if c.IsSet("threshold") {
+			p.Threshold = c.Int("threshold")
+		}
+		for _, r := range c.StringSlice("require") {
+			if !fingerprint.Kind(r).Known() {
+				return cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
+			}
+			p.Required = append(p.Required, fingerprint.Kind(r))
+		}
+		if err := p.Validate(); err != nil {
+			return cliutil.Usagef("%v", err)
+		}
+		is.Policy = &p
+	}
+	var transfer *signer.Transfer
+	if c.IsSet("transfer") {
+		transfer = &signer.Transfer{Reason: c.String("transfer")}
+		if strings.TrimSpace(transfer.Reason) == "" {
+			return cliutil.Usagef("--transfer needs a reason")
+		}
+	}
+	res, err := is.Issue(c.Context, req, operator(c), transfer)
+	var refused *signer.RefusedError
+	if errors.As(err, &refused) {
+		return cliutil.Refusedf("%s: %v", path, err)
+	}
+	if err != nil {
+		return cliutil.Usagef("%s: %v", path, err)
+	}
+	if err := cliutil.WriteOutput(out, res.File, 0o644); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("%s license %s for %q", res.Outcome, res.License.ID, res.License.Licensee)
+	if res.Superseded != "" {
+		msg += ", replacing " + res.Superseded
+	}
+	if out != "-" {
+		msg += " to " + out
+	}
+	fmt.Fprintf(os.Stderr, "olr-sign: %s\n", msg)
 	return nil
 }
