@@ -72,6 +72,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"perm":     cmdPerm,
 			"sleep":    cmdSleep,
 			"mkfile":   cmdMkfile,
+			"noleak":   cmdNoLeak,
 			"truncate": cmdTruncate,
 		},
 	}
@@ -240,6 +241,37 @@ func jsonString(v any) string {
 		return string(b)
 	default:
 		return fmt.Sprint(x)
+	}
+}
+
+// cmdNoLeak checks that the last command's stdout and stderr hold no
+// secret of the given key files: noleak FILE... A secret is any token of
+// 24 characters or more outside comment lines, other than an age
+// recipient (age1...), such as an AGE-SECRET-KEY line or a signing seed.
+func cmdNoLeak(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: noleak FILE...")
+	}
+	out := ts.ReadFile("stdout") + ts.ReadFile("stderr")
+	for _, file := range args {
+		n := 0
+		for _, line := range strings.Split(ts.ReadFile(file), "\n") {
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			for _, tok := range strings.Fields(line) {
+				if len(tok) < 24 || strings.HasPrefix(tok, "age1") {
+					continue
+				}
+				n++
+				if strings.Contains(out, tok) {
+					ts.Fatalf("the output shows a secret of %s", file)
+				}
+			}
+		}
+		if n == 0 {
+			ts.Fatalf("noleak: %s holds no secret token", file)
+		}
 	}
 }
 
