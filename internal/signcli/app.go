@@ -38,6 +38,7 @@ func NewApp() *cli.App {
 			keygenCommand(),
 			inspectCommand(),
 			issueCommand(),
+			auditCommand(),
 			keysCommand(),
 			ledgerCommand(),
 			revokeCommand(),
