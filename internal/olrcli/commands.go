@@ -18,22 +18,23 @@ import (
 
 func fingerprintCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "fingerprint",
-		Usage: "show the hardware factors this machine would send, with their source",
-		Flags: []cli.Flag{jsonFlag, tpmFlag, rootFlag},
+		Name:        "fingerprint",
+		Usage:       "show the hardware factors this machine would send, with their source",
+		Flags:       []cli.Flag{jsonFlag, tpmFlag, rootFlag},
 		Subcommands: []*cli.Command{diffCommand()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return cliutil.BadArgs(c, "fingerprint takes no arguments")
 			}
-			fp, err := collect(c)
+			fp, tc, err := collectTPM(c)
 			if err != nil {
 				return err
 			}
+			t := tpmDetailsOf(tc)
 			if c.Bool("json") {
-				return printJSON(fp)
+				return printJSON(savedFingerprint{Fingerprint: *fp, TPM: t})
 			}
-			printFingerprint(os.Stdout, fp)
+			printFingerprint(os.Stdout, fp, t)
 			return nil
 		},
 	}

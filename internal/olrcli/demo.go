@@ -58,7 +58,7 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	printFingerprint(os.Stdout, fp)
+	printFingerprint(os.Stdout, fp, nil)
 
 	step(3, "machine: olr request -> req.olr (age-encrypted to the vendor)")
 	hostname, _ := os.Hostname()

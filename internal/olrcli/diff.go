@@ -123,13 +123,14 @@ func readSavedFingerprint(path string) (*fingerprint.Fingerprint, error) {
 func parseSavedFingerprint(path string, data []byte) (*fingerprint.Fingerprint, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var fp fingerprint.Fingerprint
-	if err := dec.Decode(&fp); err != nil {
+	var saved savedFingerprint // the TPM details, if any, play no part in a match
+	if err := dec.Decode(&saved); err != nil {
 		return nil, cliutil.Usagef("%s: not a saved fingerprint (olr fingerprint --json): %v", path, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, cliutil.Usagef("%s: trailing data after the fingerprint", path)
 	}
+	fp := &saved.Fingerprint
 	clean := &fingerprint.Fingerprint{Machine: fp.Machine}
 	for i, f := range fp.Factors {
 		notes := len(clean.Notes)

@@ -8,11 +8,46 @@ import (
 	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 )
 
-func printFingerprint(w io.Writer, fp *fingerprint.Fingerprint) {
+// savedFingerprint is the --json form of olr fingerprint: the fields of
+// the fingerprint itself and, when a TPM was read, what the TPM says
+// about itself, for audits. olr fingerprint diff reads it back.
+type savedFingerprint struct {
+	fingerprint.Fingerprint
+	TPM *tpmDetails `json:"tpm,omitempty"`
+}
+
+// tpmDetails is what an auditor wants to know about the TPM behind the
+// tpm-ek factor. The EK Name itself is the factor's value.
+type tpmDetails struct {
+	Source          string `json:"source"`
+	Manufacturer    string `json:"manufacturer"`
+	FirmwareVersion string `json:"firmware_version"`
+	EKAlgorithm     string `json:"ek_algorithm"`
+	EKCertPresent   bool   `json:"ek_cert_present"`
+}
+
+// tpmDetailsOf returns the details of the TPM that tc read, or nil when
+// no TPM was asked for or none was read.
+func tpmDetailsOf(tc *tpm.Collector) *tpmDetails {
+	if tc == nil {
+		return nil
+	}
+	info := tc.Info()
+	if info == nil {
+		return nil
+	}
+	return &tpmDetails{Source: info.Source, Manufacturer: info.Manufacturer, FirmwareVersion: info.FirmwareVersion,
+		EKAlgorithm: info.EKAlgorithm, EKCertPresent: info.EKCertPresent}
+}
+
+// printFingerprint shows the factors of fp and, when t is not nil, the
+// TPM they were read from.
+func printFingerprint(w io.Writer, fp *fingerprint.Fingerprint, t *tpmDetails) {
 	kind := fp.Machine.Class
 	if fp.Machine.Detail != "" {
 		kind += " (" + fp.Machine.Detail + ")"
@@ -28,6 +63,19 @@ func printFingerprint(w io.Writer, fp *fingerprint.Fingerprint) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Kind, f.Kind.Stability(), f.Value, src)
 	}
 	tw.Flush()
+	if t != nil {
+		cert := "none in NV"
+		if t.EKCertPresent {
+			cert = "present in NV"
+		}
+		fmt.Fprintf(w, "tpm: %s\n", t.Source)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  manufacturer:\t%s\n", orDash(t.Manufacturer))
+		fmt.Fprintf(tw, "  firmware version:\t%s\n", orDash(t.FirmwareVersion))
+		fmt.Fprintf(tw, "  EK algorithm:\t%s\n", orDash(t.EKAlgorithm))
+		fmt.Fprintf(tw, "  EK certificate:\t%s\n", cert)
+		tw.Flush()
+	}
 	for _, n := range fp.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
