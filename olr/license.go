@@ -239,7 +239,8 @@ func formatQuota(q int64) string {
 	return strconv.FormatInt(q, 10)
 }
 
-// A FormatError reports a malformed license file: where, and what.
+// A FormatError reports a malformed file: where, and what. Wrapped in a
+// VerifyError it reads "license malformed: line 3: ...".
 type FormatError struct {
 	Line int // 1-based line of the file; 0 when not about one line
 	Msg  string
@@ -247,9 +248,9 @@ type FormatError struct {
 
 func (e *FormatError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("malformed license: line %d: %s", e.Line, e.Msg)
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 	}
-	return "malformed license: " + e.Msg
+	return e.Msg
 }
 
 // errUnsupportedFormat marks a well-formed file of a format version this
@@ -290,6 +291,26 @@ func (d *signedDoc) seal(body []byte, key ed25519.PrivateKey) []byte {
 	return b.Bytes()
 }
 
+// unpaste undoes what copy and paste, mail programs and Windows editors
+// do to a text file, and nothing more: CRLF line endings become LF, and
+// blank lines before and after the armor are dropped (the END line keeps
+// its LF, or gets it back). Spaces, tabs and lone CRs are not forgiven, so
+// every single-byte change of a license still fails: the signature covers
+// the LF form.
+func unpaste(data []byte) []byte {
+	if bytes.Contains(data, []byte("\r\n")) {
+		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	}
+	trimmed := bytes.Trim(data, "\n")
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if len(trimmed)+1 == len(data) && data[len(data)-1] == '\n' && data[0] != '\n' {
+		return data // the usual case: nothing to undo
+	}
+	return append(trimmed[:len(trimmed):len(trimmed)], '\n')
+}
+
 // split checks the armor and returns the body (the signed bytes) and the
 // signature, without interpreting the body beyond its first two lines: the
 // format line and the key ID, which are needed to pick the key.
@@ -297,17 +318,21 @@ func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
 	if len(data) > d.max {
 		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file is larger than %d bytes", d.max)}
 	}
+	data = unpaste(data)
 	if len(data) == 0 {
 		return nil, nil, id, &FormatError{Msg: "file is empty"}
 	}
+	if !bytes.HasPrefix(data, []byte(strings.TrimSpace(d.begin))) {
+		return nil, nil, id, &FormatError{Line: 1, Msg: fmt.Sprintf("not an olr %s: it does not start with %q", d.name, strings.TrimSpace(d.begin))}
+	}
 	if bytes.IndexByte(data, '\r') >= 0 {
-		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file has CR characters (CRLF line endings?); a %s must be copied unchanged", d.name)}
+		return nil, nil, id, &FormatError{Msg: "stray CR character: the file was altered"}
 	}
 	if !bytes.HasPrefix(data, []byte(d.begin)) {
-		return nil, nil, id, &FormatError{Line: 1, Msg: fmt.Sprintf("file does not start with %q", strings.TrimSpace(d.begin))}
+		return nil, nil, id, &FormatError{Line: 1, Msg: fmt.Sprintf("want %q alone on the first line", strings.TrimSpace(d.begin))}
 	}
 	if !bytes.HasSuffix(data, []byte(d.end)) {
-		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file does not end with %q and a newline", strings.TrimSpace(d.end))}
+		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file does not end with %q", strings.TrimSpace(d.end))}
 	}
 	inner := data[len(d.begin) : len(data)-len(d.end)]
 	i := bytes.LastIndex(inner, []byte("\n"+signatureField))

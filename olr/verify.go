@@ -59,6 +59,9 @@ type VerifyError struct {
 }
 
 func (e *VerifyError) Error() string { return fmt.Sprintf("license %s: %v", e.Reason, e.Err) }
+
+// The messages wrapped by a VerifyError say what is wrong without
+// repeating the reason, which VerifyError puts in front.
 func (e *VerifyError) Unwrap() error { return e.Err }
 
 // ErrBadSignature is wrapped by the error of a license whose signature

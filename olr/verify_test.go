@@ -56,7 +56,12 @@ func TestVerifyReasons(t *testing.T) {
 		{"garbage", []byte("\x00\x01garbage"), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
 		{"truncated", lic[:len(lic)/2], trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
 		{"trailing data", append(bytes.Clone(lic), "x\n"...), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
-		{"crlf", bytes.ReplaceAll(lic, []byte("\n"), []byte("\r\n")), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
+		{"crlf after copy and paste", bytes.ReplaceAll(lic, []byte("\n"), []byte("\r\n")), trust, fp, now, nil, olr.Valid, "", nil},
+		{"blank lines around", append(append([]byte("\n\r\n"), lic...), "\n\n"...), trust, fp, now, nil, olr.Valid, "", nil},
+		{"no final newline", lic[:len(lic)-1], trust, fp, now, nil, olr.Valid, "", nil},
+		{"lone CR", bytes.Replace(lic, []byte("\n"), []byte("\r"), 1), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
+		{"trailing space", append(bytes.Clone(lic), ' '), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
+		{"pasted into other text", append([]byte("Hello,\nhere is the license:\n"), lic...), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
 		{"oversized", bytes.Repeat([]byte("a"), olr.MaxLicenseSize+1), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
 		{"v2", v2, trust, fp, now, nil, olr.Invalid, olr.ReasonUnsupported, nil},
 		{"untrusted", lic, olrtest.Trust(other), fp, now, nil, olr.Invalid, olr.ReasonUntrustedKey, olr.ErrUnknownKey},
@@ -190,7 +195,8 @@ func FuzzParseTrust(f *testing.F) {
 }
 
 // FuzzVerify feeds arbitrary files to Verify: it must never panic, and
-// anything it accepts must be the one genuine license.
+// anything it accepts must be the one genuine license, give or take what
+// copy and paste does to line endings and blank lines.
 func FuzzVerify(f *testing.F) {
 	key := olrtest.Key("vendor")
 	fp := olrtest.Fingerprint()
@@ -200,7 +206,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(lic)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := olr.Verify(data, trust, fp, now, nil)
-		if err == nil && !bytes.Equal(data, lic) {
+		pasted := append(bytes.Trim(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), "\n"), '\n')
+		if err == nil && !bytes.Equal(pasted, lic) {
 			t.Fatalf("a different file verified: %s\n%q", r.Status, data)
 		}
 	})
