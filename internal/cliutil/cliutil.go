@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -64,18 +65,42 @@ func Run(app *cli.App, args []string) {
 	os.Exit(RunCode(app, args, os.Stderr))
 }
 
-// RunCode runs app and returns the exit code.
+// RunCode runs app and returns the exit code. Help text that urfave/cli
+// prints on a usage error is dropped, so that stdout stays empty for
+// callers that parse it; the error itself goes to stderr.
 func RunCode(app *cli.App, args []string, stderr io.Writer) int {
 	name := app.Name
 	app.ExitErrHandler = func(*cli.Context, error) {}
-	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
-		return Usagef("%v", err)
+	onUsage := func(c *cli.Context, err error, _ bool) error { return Usagef("%v", err) }
+	app.OnUsageError = onUsage
+	var walk func([]*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			c.OnUsageError = onUsage
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+	if app.Action == nil {
+		app.Action = func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return WithHint(fmt.Errorf("unknown command %q", c.Args().First()), ExitUsage, "run "+name+" --help for the commands")
+			}
+			return cli.ShowAppHelp(c)
+		}
 	}
 	if app.Version == "" {
 		app.Version = Version()
 	}
+	var help bytes.Buffer
+	out := app.Writer
+	if out == nil {
+		out = os.Stdout
+	}
+	app.Writer = &help
 	err := app.Run(Interspersed(app, args))
 	if err == nil {
+		out.Write(help.Bytes())
 		return ExitOK
 	}
 	code := ExitUsage
@@ -87,7 +112,7 @@ func RunCode(app *cli.App, args []string, stderr io.Writer) int {
 	case errors.As(err, &ec):
 		code = ec.ExitCode()
 	}
-	msg := err.Error()
+	msg := lowerUsage(err.Error())
 	if msg != "" {
 		for _, line := range strings.Split(msg, "\n") {
 			fmt.Fprintf(stderr, "%s: error: %s\n", name, line)
@@ -185,4 +210,27 @@ func BadArgs(c *cli.Context, format string, a ...any) error {
 		}
 	}
 	return Usagef(format, a...)
+}
+
+var requiredRE = regexp.MustCompile(`^Required flags? "(.*)" not set$`)
+
+// lowerUsage rewrites urfave/cli's capitalised "Required flag" message in
+// the tools' own style: "missing required flag --vendor".
+func lowerUsage(msg string) string {
+	m := requiredRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	names := strings.Split(m[1], ", ")
+	for i, n := range names {
+		if len(n) == 1 {
+			names[i] = "-" + n
+		} else {
+			names[i] = "--" + n
+		}
+	}
+	if len(names) == 1 {
+		return "missing required flag " + names[0]
+	}
+	return "missing required flags " + strings.Join(names, ", ")
 }

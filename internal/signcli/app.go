@@ -82,6 +82,12 @@ func keygenCommand() *cli.Command {
 				}
 			}
 			out := c.String("output")
+			// Refuse an existing key before asking for a passphrase.
+			for _, p := range []string{out, signer.SigningPath(out), signer.RecipientPath(out), signer.TrustPath(out)} {
+				if _, err := os.Lstat(p); err == nil {
+					return cliutil.Usagef("%s already exists; refusing to overwrite a key", p)
+				}
+			}
 			pass := ""
 			if !c.Bool("unencrypted") {
 				if pass, err = cliutil.Passphrase("Passphrase for the new vendor key: ", true); err != nil {
