@@ -210,7 +210,7 @@ type Report struct {
 // Needed returns the weight still missing for the match to pass on
 // score, or 0 when the score is enough.
 func (r *Report) Needed() int {
-	need := r.need()
+	need := r.PassScore()
 	if r.Score >= need {
 		return 0
 	}
@@ -311,7 +311,7 @@ func (r *Report) Remedy() []KindResult {
 		}
 	}
 	slices.SortStableFunc(rest, func(a, b KindResult) int { return b.Weight - a.Weight })
-	need := r.need()
+	need := r.PassScore()
 	for _, k := range rest {
 		if score >= need {
 			break
@@ -325,5 +325,6 @@ func (r *Report) Remedy() []KindResult {
 	return out
 }
 
-// need is the smallest score that passes on score.
-func (r *Report) need() int { return (r.Threshold*r.Total + 99) / 100 }
+// PassScore is the smallest score that passes: Threshold percent of
+// Total, rounded up.
+func (r *Report) PassScore() int { return (r.Threshold*r.Total + 99) / 100 }

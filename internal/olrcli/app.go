@@ -90,8 +90,7 @@ func collectTPM(c *cli.Context) (*fingerprint.Fingerprint, *tpm.Collector, error
 			"run with --tpm none to leave the TPM out, or as root to read DMI serials")
 	}
 	if len(fp.Factors) == 0 {
-		return nil, nil, cliutil.WithHint(errors.New("found no hardware factor to bind a license to"), cliutil.ExitUsage,
-			"run as root so that DMI identities can be read")
+		return nil, nil, noFactors(fp)
 	}
 	return fp, tc, nil
 }
@@ -153,4 +152,27 @@ func parseAt(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, cliutil.Usagef("--at %q: want a time like 2027-01-31T12:00:00Z, a date, or +15d", s)
+}
+
+// noFactors explains an empty fingerprint from the collectors' notes, with
+// a hint that fits the cause.
+func noFactors(fp *fingerprint.Fingerprint) error {
+	msg := "found no hardware factor to bind a license to"
+	if fp.Machine.Class != "" && fp.Machine.Class != fingerprint.ClassUnknown {
+		msg += " on this " + fp.Machine.Class
+		if fp.Machine.Detail != "" {
+			msg += " (" + fp.Machine.Detail + ")"
+		}
+	}
+	for _, n := range fp.Notes {
+		msg += "\n" + n
+	}
+	hint := "run as root so that DMI identities can be read"
+	switch {
+	case fp.Machine.Class == fingerprint.ClassContainer:
+		hint = "a container has no hardware of its own: run olr on the host, or give the container the host's machine-id and network"
+	case !strings.Contains(strings.Join(fp.Notes, " "), "needs root"):
+		hint = "the notes above say why each source gave nothing"
+	}
+	return cliutil.WithHint(errors.New(msg), cliutil.ExitUsage, hint)
 }

@@ -246,6 +246,9 @@ func runVerify(c *cli.Context, explainFlag bool) error {
 		state, _ = st.State()
 		path = filepath.Join(st.Dir, store.LicenseFile)
 		if res.Reason == olr.ReasonNotInstalled {
+			if c.Bool("json") {
+				printJSON(resultJSON(res, nil))
+			}
 			return cliutil.WithHint(err, cliutil.ExitRefused, "install one with olr import license.olr")
 		}
 	}

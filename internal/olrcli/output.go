@@ -88,6 +88,20 @@ func formatQuota(q int64) string {
 	return fmt.Sprint(q)
 }
 
+// lastDay shows the end of a period as the vendor sold it: a period that
+// ends at midnight UTC is shown as its last day ("2027-12-31, last day"),
+// which is the date on the receipt; any other end as a time.
+func lastDay(end time.Time) string {
+	if end.IsZero() {
+		return "never"
+	}
+	end = end.UTC()
+	if end.Hour() == 0 && end.Minute() == 0 && end.Second() == 0 {
+		return end.AddDate(0, 0, -1).Format(time.DateOnly) + " (the last day, UTC)"
+	}
+	return "before " + end.Format(time.RFC3339)
+}
+
 func optTime(t time.Time) string {
 	if t.IsZero() {
 		return "never"
@@ -113,9 +127,9 @@ func printResult(w io.Writer, r *olr.Result, explain bool) {
 		fmt.Fprintf(w, "licensee:    %s\n", l.Licensee)
 		fmt.Fprintf(w, "product:     %s\n", l.Product)
 		fmt.Fprintf(w, "issued:      %s\n", l.Issued.Format(time.RFC3339))
-		fmt.Fprintf(w, "expires:     %s\n", optTime(l.Expires))
+		fmt.Fprintf(w, "expires:     %s\n", lastDay(l.Expires))
 		if !l.Maintenance.IsZero() {
-			fmt.Fprintf(w, "maintenance: until %s\n", l.Maintenance.Format(time.RFC3339))
+			fmt.Fprintf(w, "maintenance: %s\n", lastDay(l.Maintenance))
 		}
 		var mods []string
 		for _, m := range l.Modules {
@@ -170,7 +184,7 @@ func printReport(w io.Writer, m *fingerprint.Report, values map[fingerprint.Hash
 	if !m.Pass {
 		verdict = "fails"
 	}
-	fmt.Fprintf(w, "  score %d of %d: %s (%d%% = %d needed)\n", m.Score, m.Total, verdict, m.Threshold, m.Score+m.Needed())
+	fmt.Fprintf(w, "  score %d of %d: %s (%d%% = %d needed)\n", m.Score, m.Total, verdict, m.Threshold, m.PassScore())
 	for _, k := range m.RequiredUnmatched {
 		fmt.Fprintf(w, "  %s is required and did not match\n", k)
 	}
