@@ -1,0 +1,166 @@
+package signcli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/signer"
+)
+
+// runIssueBatch is olr-sign issue --batch DIR -o OUTDIR: every request in
+// DIR answered through the ledger, the licenses written into OUTDIR as
+// NAME.license.olr. Exit 0 when all are answered, 1 when some are refused,
+// 2 when some cannot be read (or on a usage error).
+func runIssueBatch(c *cli.Context) error {
+	in, out := c.String("batch"), c.String("output")
+	switch {
+	case c.NArg() > 0:
+		return cliutil.BadArgs(c, "with --batch, issue takes no request file: it answers every *.olr file in %s", in)
+	case c.IsSet("transfer"):
+		return cliutil.Usagef("--transfer moves one key and cannot be used with --batch")
+	case out == "-":
+		return cliutil.Usagef("with --batch, -o names a directory for the licenses")
+	}
+	if fi, err := os.Stat(in); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return cliutil.Usagef("--batch %s: %v", in, unwrapPath(err))
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+		return cliutil.Usagef("-o %s: not a directory (with --batch, -o names a directory)", out)
+	}
+	k, err := loadKeys(c)
+	if err != nil {
+		return err
+	}
+	l, err := openLedger(c, false)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	is := &signer.Issuer{Keys: k, Ledger: l}
+	if c.IsSet("threshold") || c.IsSet("require") {
+		p := fingerprint.DefaultPolicy()
+		if c.IsSet("threshold") {
+			p.Threshold = c.Int("threshold")
+		}
+		for _, r := range c.StringSlice("require") {
+			if !fingerprint.Kind(r).Known() {
+				return cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
+			}
+			p.Required = append(p.Required, fingerprint.Kind(r))
+		}
+		if err := p.Validate(); err != nil {
+			return cliutil.Usagef("%v", err)
+		}
+		is.Policy = &p
+	}
+	b := &signer.Batch{Issuer: is, Operator: operator(c)}
+	var bar *progressBar
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		bar = &progressBar{w: os.Stderr}
+		b.Progress = bar.update
+	}
+	start := time.Now()
+	res, err := b.Run(c.Context, in, out)
+	bar.clear()
+	if res != nil {
+		printBatchSummary(os.Stderr, res, out, time.Since(start))
+	}
+	if err != nil {
+		return cliutil.Usagef("batch stopped: %v", err)
+	}
+	switch {
+	case len(res.Errors) > 0:
+		return cliutil.Code(fmt.Errorf("%d of %d requests could not be read", len(res.Errors), res.Total), cliutil.ExitUsage)
+	case len(res.Refused) > 0:
+		return cliutil.Refusedf("%d of %d requests refused", len(res.Refused), res.Total)
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func printBatchSummary(w io.Writer, r *signer.BatchResult, out string, took time.Duration) {
+	fmt.Fprintf(w, "olr-sign: %d requests in %s: %d issued, %d re-issued, %d replayed, %d refused, %d errors; %d license files written to %s\n",
+		r.Total, took.Round(time.Millisecond), r.Issued, r.Reissued, r.Replayed, len(r.Refused), len(r.Errors), r.Written, out)
+	rules, byRule := r.RefusedByRule()
+	for _, rule := range rules {
+		es := byRule[rule]
+		fmt.Fprintf(w, "olr-sign: refused (%s): %d: %s\n", rule, len(es), fileList(es))
+		for _, e := range es {
+			fmt.Fprintf(w, "olr-sign:   %s: %s\n", e.File, e.Refused.Msg)
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "olr-sign: errors: %d: %s\n", len(r.Errors), fileList(r.Errors))
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "olr-sign:   %s: %v\n", e.File, unwrapPath(e.Err))
+		}
+	}
+}
+
+func fileList(es []signer.BatchEntry) string {
+	names := make([]string, len(es))
+	for i, e := range es {
+		names[i] = e.File
+	}
+	return strings.Join(names, ", ")
+}
+
+// progressBar draws "[#####.....] 512/10000 5%" on one terminal line,
+// at most ten times a second.
+type progressBar struct {
+	w    io.Writer
+	mu   sync.Mutex
+	last time.Time
+	drew bool
+}
+
+const barWidth = 30
+
+func (p *progressBar) update(done, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if done != total && time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	filled := 0
+	if total > 0 {
+		filled = done * barWidth / total
+	}
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %d%%", strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled),
+		done, total, done*100/max(total, 1))
+	p.drew = true
+}
+
+// clear erases the bar so the summary starts on a clean line.
+func (p *progressBar) clear() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drew {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

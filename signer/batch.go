@@ -1,0 +1,491 @@
+package signer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"filippo.io/age"
+
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer/ledger"
+)
+
+// Batch issuing answers a directory of requests at once, the way an OEM
+// activating a factory run needs it:
+//
+//   - decryption and Prepare (ledger read, binding, signature) run on a
+//     pool of Workers goroutines;
+//   - a single goroutine records the prepared licenses with Record, TxSize
+//     requests per ledger transaction, in the order of the file names, so
+//     that the outcome of a batch does not depend on scheduling;
+//   - a license file is written (temporary file, fsync, rename) only after
+//     the transaction that records it has committed, so every license file
+//     on disk has its ledger record, whenever the process dies.
+//
+// Re-running a batch after a crash is safe: a request already answered is
+// a replay (Tx.LicenseByRequest) and gets the same license bytes back,
+// written again when its file is missing or differs; nothing is issued
+// twice. Every stage is joined by a bounded channel, so memory does not
+// grow with the number of requests.
+
+// Defaults and bounds of batch issuing.
+const (
+	// DefaultBatchTxSize is how many requests one ledger transaction
+	// records: large enough that the commit's fsync is shared, small enough
+	// that other olr-sign processes wait little for the write lock.
+	DefaultBatchTxSize = 100
+	// maxBatchTxSize bounds TxSize, which also bounds the requests held in
+	// memory at once.
+	maxBatchTxSize = 10_000
+	// batchWriters is how many goroutines write license files: writing is
+	// bound by fsync latency, not by the CPU, so more writers than cores
+	// keep the disk busy.
+	batchWriters = 8
+	// RequestExt names the files a batch answers.
+	RequestExt = ".olr"
+	// LicenseExt ends the name of each license file a batch writes.
+	LicenseExt = ".license.olr"
+)
+
+// Batch answers every request file of a directory. Its zero values are
+// the defaults; Issuer and Operator are required.
+type Batch struct {
+	Issuer   *Issuer
+	Operator string
+	// Identities open the requests; nil means Issuer.Keys.Identity.
+	Identities []age.Identity
+	// TxSize is how many requests each ledger transaction records (0:
+	// DefaultBatchTxSize).
+	TxSize int
+	// Workers is how many requests are decrypted and signed in parallel
+	// (0: runtime.GOMAXPROCS).
+	Workers int
+	// Progress, when set, is called after each request is answered, with
+	// the number answered so far and the total. Calls do not overlap.
+	Progress func(done, total int)
+}
+
+// BatchEntry is what happened to one request file that was not answered
+// (refused, or unreadable), for the summary.
+type BatchEntry struct {
+	File string // the request file's base name
+	// Refused is the policy refusal, when the request was refused.
+	Refused *RefusedError
+	// Err is the reason the request could not be answered otherwise
+	// (unreadable, not for this vendor, malformed).
+	Err error
+}
+
+// BatchResult sums up a batch.
+type BatchResult struct {
+	Total    int // request files found
+	Issued   int // first activations
+	Reissued int // new licenses for an activated machine (old superseded)
+	Replayed int // requests answered before: the same license again
+	Written  int // license files written (a replay already on disk is not rewritten)
+	// Refused lists the refused requests, in file name order.
+	Refused []BatchEntry
+	// Errors lists the requests that could not be read or decrypted, in
+	// file name order.
+	Errors []BatchEntry
+}
+
+// Answered is the number of requests that have their license.
+func (r *BatchResult) Answered() int { return r.Issued + r.Reissued + r.Replayed }
+
+// RefusedByRule groups the refused requests by rule, rules sorted.
+func (r *BatchResult) RefusedByRule() (rules []string, byRule map[string][]BatchEntry) {
+	byRule = map[string][]BatchEntry{}
+	for _, e := range r.Refused {
+		if _, ok := byRule[e.Refused.Rule]; !ok {
+			rules = append(rules, e.Refused.Rule)
+		}
+		byRule[e.Refused.Rule] = append(byRule[e.Refused.Rule], e)
+	}
+	sort.Strings(rules)
+	return rules, byRule
+}
+
+// LicenseName returns the name of the license file answering the request
+// file name: "acme-01.olr" gives "acme-01.license.olr".
+func LicenseName(requestName string) string {
+	return strings.TrimSuffix(requestName, RequestExt) + LicenseExt
+}
+
+// IsRequestName reports whether a batch answers a file of this name: it
+// ends in .olr, is not a license a batch wrote, and is not hidden.
+func IsRequestName(name string) bool {
+	return strings.HasSuffix(name, RequestExt) && !strings.HasSuffix(name, LicenseExt) &&
+		!strings.HasPrefix(name, ".")
+}
+
+// RequestFiles lists the request files of dir, sorted by name.
+func RequestFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if !IsRequestName(e.Name()) {
+			continue
+		}
+		if e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0 {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// batchItem is one request on its way through the pipeline.
+type batchItem struct {
+	seq  int
+	name string
+	req  *olr.Request
+	prep *Prepared
+	// prepErr is Prepare's error: the request may still be a replay.
+	prepErr error
+	// err means the file could not be read or decrypted.
+	err error
+	// Set by the recorder.
+	res     *Result
+	refused *RefusedError
+}
+
+// errItemFailed makes the recorder roll back a transaction in which one
+// request failed for a reason other than a refusal: its writes may be
+// half done, so the transaction runs again without it.
+var errItemFailed = errors.New("signer: batch item failed")
+
+// Run answers every request file of inDir, writing the licenses into
+// outDir (created if needed). It returns an error, with the partial
+// result, only when the batch cannot go on (the ledger or outDir fails,
+// ctx is done); refused and unreadable requests are listed in the result.
+func (b *Batch) Run(ctx context.Context, inDir, outDir string) (*BatchResult, error) {
+	names, err := RequestFiles(inDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	return b.run(ctx, inDir, outDir, names)
+}
+
+func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (*BatchResult, error) {
+	if b.Issuer == nil || b.Issuer.Keys == nil || b.Issuer.Ledger == nil {
+		return nil, errors.New("signer: Batch needs an Issuer with keys and a ledger")
+	}
+	txSize := b.TxSize
+	if txSize <= 0 {
+		txSize = DefaultBatchTxSize
+	}
+	txSize = min(txSize, maxBatchTxSize)
+	workers := b.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ids := b.Identities
+	if ids == nil {
+		ids = []age.Identity{b.Issuer.Keys.Identity}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	res := &BatchResult{Total: len(names)}
+	var mu sync.Mutex // guards res and the progress count
+	done := 0
+	answered := func(add func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		add()
+		done++
+		if b.Progress != nil {
+			b.Progress(done, len(names))
+		}
+	}
+
+	// Stage 1: names to the workers.
+	jobs := make(chan batchItem, workers)
+	go func() {
+		defer close(jobs)
+		for i, name := range names {
+			select {
+			case jobs <- batchItem{seq: i, name: name}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	// Stage 2: decrypt and prepare, in parallel.
+	prepared := make(chan batchItem, txSize)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				b.prepare(ctx, inDir, ids, &it)
+				select {
+				case prepared <- it:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(prepared) }()
+
+	// Stage 4: write the committed licenses.
+	type output struct {
+		name string
+		data []byte
+	}
+	outputs := make(chan output, txSize)
+	var wwg sync.WaitGroup
+	for range batchWriters {
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			for o := range outputs {
+				wrote, err := writeLicense(filepath.Join(outDir, o.name), o.data)
+				if err != nil {
+					cancel(fmt.Errorf("writing %s: %w", o.name, err))
+					continue
+				}
+				answered(func() {
+					if wrote {
+						res.Written++
+					}
+				})
+			}
+		}()
+	}
+
+	// Stage 3: record in the ledger, in file order, txSize at a time.
+	recErr := func() error {
+		defer close(outputs)
+		pending := map[int]batchItem{} // arrived out of order
+		next := 0
+		chunk := make([]batchItem, 0, txSize)
+		flush := func() error {
+			if len(chunk) == 0 {
+				return nil
+			}
+			if err := b.record(ctx, chunk); err != nil {
+				return err
+			}
+			// Make the renames of the chunks before durable.
+			if err := syncDir(outDir); err != nil {
+				return err
+			}
+			for _, it := range chunk {
+				it := it
+				switch {
+				case it.err != nil:
+					answered(func() { res.Errors = append(res.Errors, BatchEntry{File: it.name, Err: it.err}) })
+				case it.refused != nil:
+					answered(func() { res.Refused = append(res.Refused, BatchEntry{File: it.name, Refused: it.refused}) })
+				default:
+					mu.Lock()
+					switch it.res.Outcome {
+					case Issued, Transferred:
+						res.Issued++
+					case Reissued:
+						res.Reissued++
+					case Replayed:
+						res.Replayed++
+					}
+					mu.Unlock()
+					select {
+					case outputs <- output{LicenseName(it.name), it.res.File}:
+					case <-ctx.Done():
+						return context.Cause(ctx)
+					}
+				}
+			}
+			chunk = chunk[:0]
+			return nil
+		}
+		for it := range prepared {
+			pending[it.seq] = it
+			for {
+				it, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				chunk = append(chunk, it)
+				if len(chunk) == txSize {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+		return flush()
+	}()
+	if recErr != nil {
+		cancel(recErr)
+		for range prepared { // let the workers finish
+		}
+	}
+	wwg.Wait()
+	if err := syncDir(outDir); err != nil && recErr == nil {
+		cancel(err)
+	}
+	// Entries were added in file order per transaction; sort anyway, the
+	// summary should not depend on anything else.
+	sortEntries(res.Refused)
+	sortEntries(res.Errors)
+	if err := context.Cause(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func sortEntries(es []BatchEntry) {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].File < es[j].File })
+}
+
+// prepare reads, decrypts and prepares one request, leaving any failure
+// in the item.
+func (b *Batch) prepare(ctx context.Context, inDir string, ids []age.Identity, it *batchItem) {
+	data, err := readRequestFile(filepath.Join(inDir, it.name))
+	if err != nil {
+		it.err = err
+		return
+	}
+	req, err := olr.DecryptRequest(data, ids)
+	if err != nil {
+		it.err = err
+		return
+	}
+	it.req = req
+	it.prep, it.prepErr = b.Issuer.Prepare(ctx, req)
+}
+
+func readRequestFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, olr.MaxRequestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > olr.MaxRequestSize {
+		return nil, fmt.Errorf("request is larger than %d bytes", olr.MaxRequestSize)
+	}
+	return data, nil
+}
+
+// record runs Record for every prepared item of chunk in one ledger
+// transaction, filling in each item's result or refusal. A request that
+// fails for another reason is set aside (its error recorded) and the
+// transaction runs again without it, so that half of its writes never
+// commit with the others.
+func (b *Batch) record(ctx context.Context, chunk []batchItem) error {
+	for {
+		failed := -1
+		var failErr error
+		err := b.Issuer.Ledger.Update(ctx, b.Operator, func(tx *ledger.Tx) error {
+			// Update may run this more than once: start afresh each time.
+			for i := range chunk {
+				it := &chunk[i]
+				it.res, it.refused = nil, nil
+				if it.err != nil {
+					continue
+				}
+				res, err := b.recordOne(tx, it)
+				var refused *RefusedError
+				switch {
+				case errors.As(err, &refused):
+					it.refused = refused
+				case err != nil:
+					failed, failErr = i, err
+					return errItemFailed
+				default:
+					it.res = res
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errItemFailed) {
+			chunk[failed].err = failErr
+			continue
+		}
+		return err
+	}
+}
+
+func (b *Batch) recordOne(tx *ledger.Tx, it *batchItem) (*Result, error) {
+	if it.prepErr != nil {
+		// A replayed request is answered even when it would now be
+		// refused, as Issuer.Issue does.
+		res, err := replayed(tx, it.req)
+		if res != nil || err != nil {
+			return res, err
+		}
+		return nil, it.prepErr
+	}
+	return b.Issuer.Record(tx, it.prep, nil)
+}
+
+// writeLicense writes data to path atomically unless path already holds
+// exactly data; it reports whether it wrote. The temporary file is named
+// ".NAME.tmp…" in the same directory, so that it is never taken for a
+// license; a process killed mid-write leaves at most such a file.
+func writeLicense(path string, data []byte) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return false, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op after the rename
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return false, err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Close(); err != nil {
+		return false, err
+	}
+	return true, os.Rename(tmp, path)
+}
+
+// syncDir makes the renames into dir durable where the OS allows it.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	d.Sync() // not supported everywhere; the renames are still atomic
+	return d.Close()
+}
