@@ -216,6 +216,7 @@ func issueCommand() *cli.Command {
 			ledgerFlag, operatorFlag,
 			&cli.BoolFlag{Name: "no-ledger", Usage: "issue from the entitlement flags without a ledger: one key, one machine is NOT enforced"},
 			&cli.StringFlag{Name: "transfer", Usage: "move the key to this new machine, revoking its license on the old one; `REASON` is recorded"},
+			&cli.StringFlag{Name: "batch", Usage: "answer every request (*.olr) in `DIR`, writing the licenses into the -o directory"},
 		},
 		Action: runIssue,
 	}
@@ -317,6 +318,9 @@ func runIssue(c *cli.Context) error {
 }
 
 func runIssueLedger(c *cli.Context) error {
+	if c.IsSet("batch") {
+		return runIssueBatch(c)
+	}
 	k, err := loadKeys(c)
 	if err != nil {
 		return err
