@@ -420,7 +420,11 @@ func (a *Auditor) explain(shared []fingerprint.Factor, idx []int) (verdict, why 
 	}
 	list := strings.Join(kinds, ", ")
 	if !onlyMachineID {
-		return VerdictSameHardware, "the requests share " + list + ": one machine activating several keys, or clones that copied its hardware identity"
+		why = "the requests share " + list + ": one machine activating several keys, or clones that copied its hardware identity"
+		if slices.Contains(kinds, string(fingerprint.KindTPMEK)) && a.softwareTPMs(idx) {
+			why += "; their TPM is a software TPM (a simulator), whose EK can be the same on every machine"
+		}
+		return VerdictSameHardware, why
 	}
 	uuids := map[string]bool{}
 	for _, i := range idx {
@@ -436,6 +440,23 @@ func (a *Auditor) explain(shared []fingerprint.Factor, idx []int) (verdict, why 
 	default:
 		return VerdictClone, "the requests share only the machine-id, which lives on the disk: copies of one disk or VM image whose machine-id was not reset"
 	}
+}
+
+// softwareTPMs reports whether every record of idx read its TPM from a
+// simulator, as the TPM collector notes (tpm:sim, tpm:mssim:HOST:PORT).
+func (a *Auditor) softwareTPMs(idx []int) bool {
+	for _, i := range idx {
+		soft := false
+		for _, f := range a.records[i].Fingerprint.Factors {
+			if f.Kind == fingerprint.KindTPMEK && (strings.HasPrefix(f.Source, "tpm:sim ") || strings.HasPrefix(f.Source, "tpm:mssim:")) {
+				soft = true
+			}
+		}
+		if !soft {
+			return false
+		}
+	}
+	return true
 }
 
 // salt keys the hashes that compare fingerprints inside the audit; they

@@ -249,6 +249,37 @@ func TestCloneExplanation(t *testing.T) {
 	}
 }
 
+func TestSoftwareTPMExplanation(t *testing.T) {
+	const ek = "000ba199ef77e85d09bd6835b8430f221aebabd45585fd5d5ad8e148c3806a2a3cfd"
+	for _, tt := range []struct {
+		source string
+		soft   bool
+	}{
+		{"tpm:sim (ecc-p256 EK)", true},
+		{"tpm:mssim:127.0.0.1:2321 (ecc-p256 EK)", true},
+		{"tpm:/dev/tpmrm0 (ecc-p256 EK)", false},
+	} {
+		a := New()
+		for i, key := range []string{"K1", "K2"} {
+			fp := &fingerprint.Fingerprint{Machine: fingerprint.MachineKind{Class: fingerprint.ClassBareMetal}}
+			fp.Add(fingerprint.KindTPMEK, ek, tt.source, false)
+			fp.Add(fingerprint.KindMachineID, fmt.Sprintf("%032x", i+1), "/etc/machine-id", false)
+			req, err := olr.NewRequest("backup-server", "Acme", key, "host", "olr test", fp, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Add(key+".olr", req)
+		}
+		rep := a.Report()
+		if len(rep.SharedMachines) != 1 {
+			t.Fatalf("%s: %v", tt.source, summary(rep))
+		}
+		if got := strings.Contains(rep.SharedMachines[0].Explanation, "software TPM"); got != tt.soft {
+			t.Errorf("%s: explanation %q", tt.source, rep.SharedMachines[0].Explanation)
+		}
+	}
+}
+
 func TestKeyMachinesScore(t *testing.T) {
 	a := New()
 	a.Add("a.olr", newRequest(t, request{"K1", 0, server1}))
