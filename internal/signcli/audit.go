@@ -23,6 +23,11 @@ import (
 	"github.com/olr-dev/olr/signer/ledger"
 )
 
+// auditStdout is where the report goes; tests capture it. It is not the
+// app's Writer, which holds back what a failing command printed, and an
+// audit with findings fails (exit 1) after printing its report.
+var auditStdout io.Writer = os.Stdout
+
 // licenseHeader opens an armored license.olr. Licenses often sit beside
 // the requests they answer; the audit skips them.
 const licenseHeader = "-----BEGIN OLR LICENSE-----"
@@ -85,7 +90,7 @@ func runAudit(c *cli.Context) error {
 		where = append(where, fmt.Sprintf("%d activations in %s", n, path))
 	}
 	r := a.Report()
-	w := c.App.Writer
+	w := auditStdout
 	if c.Bool("json") {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

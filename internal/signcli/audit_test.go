@@ -22,10 +22,10 @@ import (
 // output and standard error.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	app := NewApp()
 	var out, errOut bytes.Buffer
-	app.Writer = &out
-	code := cliutil.RunCode(app, append([]string{"olr-sign"}, args...), &errOut)
+	auditStdout = &out
+	defer func() { auditStdout = os.Stdout }()
+	code := cliutil.RunCode(NewApp(), append([]string{"olr-sign"}, args...), &errOut)
 	return code, out.String(), errOut.String()
 }
 
