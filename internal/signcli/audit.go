@@ -322,7 +322,7 @@ func printAudit(w io.Writer, r *audit.Report, where string) {
 }
 
 // sharedKinds names the kinds of the shared factors, each once.
-func sharedKinds(fs []fingerprint.Factor) string {
+func sharedKinds(fs []audit.Identifier) string {
 	var kinds []string
 	for _, f := range fs {
 		if len(kinds) == 0 || kinds[len(kinds)-1] != string(f.Kind) {

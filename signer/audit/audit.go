@@ -208,11 +208,20 @@ const (
 	VerdictClone = "clone"
 )
 
+// Identifier is a factor value that several requests hold.
+type Identifier struct {
+	Kind  fingerprint.Kind `json:"kind"`
+	Value string           `json:"value"`
+}
+
+func (id Identifier) String() string { return string(id.Kind) + "=" + id.Value }
+
 // SharedMachine is a set of requests, of several license keys, that
 // share one or more strong identifiers.
 type SharedMachine struct {
-	// Factors are the identifiers all of Requests hold.
-	Factors []fingerprint.Factor `json:"factors"`
+	// Factors are the identifiers all of Requests hold, sorted by kind,
+	// then value.
+	Factors []Identifier `json:"factors"`
 	// Keys are the distinct license keys of Requests.
 	Keys     []string `json:"license_keys"`
 	Requests []Ref    `json:"requests"`
@@ -366,14 +375,14 @@ func (a *Auditor) sharedMachines() []SharedMachine {
 			groups[b.String()] = g
 			members[b.String()] = idx
 		}
-		g.Factors = append(g.Factors, fingerprint.Factor{Kind: id.kind, Value: id.value})
+		g.Factors = append(g.Factors, Identifier{Kind: id.kind, Value: id.value})
 	}
 	out := make([]SharedMachine, 0, len(groups))
 	for k, g := range groups {
 		idx := members[k]
-		fp := fingerprint.Fingerprint{Factors: g.Factors}
-		fp.Sort()
-		g.Factors = fp.Factors
+		slices.SortFunc(g.Factors, func(x, y Identifier) int {
+			return cmp.Or(strings.Compare(string(x.Kind), string(y.Kind)), strings.Compare(x.Value, y.Value))
+		})
 		for _, i := range idx {
 			g.Requests = append(g.Requests, a.ref(i))
 			if !slices.Contains(g.Keys, a.records[i].Key) {
@@ -407,7 +416,7 @@ func severalKeys(records []*Record, idx []int) bool {
 
 // explain tells clones of a disk image (only the machine-id shared) from
 // the same hardware under several keys.
-func (a *Auditor) explain(shared []fingerprint.Factor, idx []int) (verdict, why string) {
+func (a *Auditor) explain(shared []Identifier, idx []int) (verdict, why string) {
 	var kinds []string
 	onlyMachineID := true
 	for _, f := range shared {
