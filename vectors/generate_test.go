@@ -486,6 +486,27 @@ func (g *generator) licenseVectors() {
 			sign(l, vendorKey), licenseCase{match: full})
 	}
 
+	{
+		// Factors are sorted by the bytes of their hash, which is not the
+		// order of the base64 text: in ASCII the digits, '+' and '/' come
+		// before the letters. Pick a salt under which two factors of one
+		// kind are in different orders by bytes and by text.
+		for i := 0; ; i++ {
+			label := fmt.Sprintf("order-%d", i)
+			b := binding(label, machineA, fingerprint.DefaultPolicy())
+			if !textOrderDiffers(b.Factors) {
+				continue
+			}
+			l := baseLicense(vendorKey)
+			l.ID = testID("license/factor-order")
+			l.Binding = b
+			g.license("valid-factor-order", "valid",
+				"two factors of one kind whose order by hash bytes (the format's order) differs from the order of their base64 text",
+				sign(l, vendorKey), licenseCase{match: full})
+			break
+		}
+	}
+
 	// grace
 	drift := date("2026-06-10T12:00:00Z")
 	g.license("grace", "grace",
@@ -623,16 +644,29 @@ func (g *generator) licenseVectors() {
 	g.license("malformed-empty", "malformed", "a zero-length file", []byte{}, licenseCase{})
 	g.license("malformed-truncated", "malformed", "the valid license cut in the middle of a factor line",
 		base[:len(base)/2], licenseCase{})
-	g.license("malformed-trailing-newline", "malformed", "the valid license followed by an empty line",
-		append(slices.Clone(base), '\n'), licenseCase{})
+	// Copy and paste: CRLF line endings and LF characters before the
+	// BEGIN line or after the END line are undone (SPEC.md, section 3);
+	// nothing else is.
+	g.license("valid-crlf", "valid", "the valid license with CRLF line endings, as a mail program or Windows editor leaves it",
+		bytes.ReplaceAll(base, []byte("\n"), []byte("\r\n")), licenseCase{match: full})
+	g.license("valid-blank-lines-around", "valid", "the valid license with empty lines before the BEGIN line and after the END line",
+		slices.Concat([]byte("\n\n"), base, []byte("\n\n")), licenseCase{match: full})
+	g.license("valid-crlf-blank-lines-around", "valid", "CRLF line endings and CRLF empty lines before and after the armor",
+		bytes.ReplaceAll(slices.Concat([]byte("\n"), base, []byte("\n")), []byte("\n"), []byte("\r\n")), licenseCase{match: full})
+	g.license("valid-no-final-newline", "valid", "the valid license without the LF after the END line",
+		bytes.TrimSuffix(base, []byte("\n")), licenseCase{match: full})
+	g.license("malformed-lone-cr", "malformed", "the LF after the licensee line replaced by a CR: a lone CR is not forgiven",
+		[]byte(beginLine+edit(body, "GmbH\ntype: oem\n", "GmbH\rtype: oem\n")+"signature: "+sigOf(base)+"\n"+endLine), licenseCase{})
+	g.license("malformed-cr-after-end", "malformed", "a CR instead of the LF after the END line",
+		append(bytes.TrimSuffix(slices.Clone(base), []byte("\n")), '\r'), licenseCase{})
 	g.license("malformed-trailing-data", "malformed", "the valid license followed by a line of text after the END line",
 		append(slices.Clone(base), "Sent from my phone\n"...), licenseCase{})
-	g.license("malformed-leading-newline", "malformed", "an empty line before the BEGIN line",
-		append([]byte("\n"), base...), licenseCase{})
-	g.license("malformed-crlf", "malformed", "the valid license with CRLF line endings",
-		bytes.ReplaceAll(base, []byte("\n"), []byte("\r\n")), licenseCase{})
-	g.license("malformed-no-final-newline", "malformed", "the valid license without the newline after the END line",
-		bytes.TrimSuffix(base, []byte("\n")), licenseCase{})
+	g.license("malformed-space-after-end", "malformed", "a space after the END line's LF: only LF and CRLF are forgiven around the armor",
+		append(slices.Clone(base), ' '), licenseCase{})
+	g.license("malformed-leading-space", "malformed", "a space before the BEGIN line",
+		append([]byte(" "), base...), licenseCase{})
+	g.license("malformed-space-in-armor", "malformed", "a space at the end of the BEGIN line",
+		bytes.Replace(base, []byte("LICENSE-----\n"), []byte("LICENSE----- \n"), 1), licenseCase{})
 	g.license("malformed-begin-line", "malformed", "the BEGIN line spelled differently",
 		bytes.Replace(base, []byte("BEGIN OLR LICENSE"), []byte("BEGIN OLR LICENCE"), 1), licenseCase{})
 	g.license("malformed-no-signature", "malformed", "the signature line removed",
@@ -757,6 +791,17 @@ func (g *generator) licenseVectors() {
 }
 
 const b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// textOrderDiffers reports whether two adjacent factors of one kind, in
+// the binding's order (by hash bytes), are out of order by hash text.
+func textOrderDiffers(fs []fingerprint.HashedFactor) bool {
+	for i := 1; i < len(fs); i++ {
+		if fs[i-1].Kind == fs[i].Kind && fs[i-1].Hash.String() > fs[i].Hash.String() {
+			return true
+		}
+	}
+	return false
+}
 
 // reversed returns a reversed copy of b (Ed25519 scalars are little-endian).
 func reversed(b []byte) []byte {

@@ -23,7 +23,7 @@ import (
 // wantCounts is the number of vectors per kind and expected outcome, so
 // that a vector deleted or re-labelled by mistake is noticed.
 var wantCounts = map[string]int{
-	"license/valid":              11,
+	"license/valid":              16,
 	"license/grace":              2,
 	"license/grace-expired":      3,
 	"license/hardware-mismatch":  6,
@@ -34,7 +34,7 @@ var wantCounts = map[string]int{
 	"license/key-not-valid":      2,
 	"license/bad-signature":      9,
 	"license/unsupported-format": 1,
-	"license/malformed":          45,
+	"license/malformed":          46,
 
 	"request/ok":                 6,
 	"request/wrong-key":          3,
