@@ -49,7 +49,7 @@ const (
 	// batchWriters is how many goroutines write license files: writing is
 	// bound by fsync latency, not by the CPU, so more writers than cores
 	// keep the disk busy.
-	batchWriters = 8
+	batchWriters = 4
 	// RequestExt names the files a batch answers.
 	RequestExt = ".olr"
 	// LicenseExt ends the name of each license file a batch writes.

@@ -1,0 +1,367 @@
+package signer
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer/ledger"
+)
+
+// machine returns the fingerprint of test machine i: unique MAC,
+// machine-id, product UUID, board serial and disk.
+func machine(i int) *fingerprint.Fingerprint {
+	fp := &fingerprint.Fingerprint{Machine: fingerprint.MachineKind{Class: fingerprint.ClassBareMetal}}
+	fp.Add(fingerprint.KindMAC, fmt.Sprintf("3c:ec:ef:%02x:%02x:%02x", i>>16&0xff, i>>8&0xff, i&0xff), "/sys/class/net/eno1/address", false)
+	fp.Add(fingerprint.KindIP, fmt.Sprintf("10.%d.%d.%d", i>>16&0xff, i>>8&0xff, i&0xff|1), "iface:eno1", false)
+	fp.Add(fingerprint.KindMachineID, fmt.Sprintf("4f1c2d3e4a5b6c7d8e9f0a1b%08x", i), "/etc/machine-id", false)
+	fp.Add(fingerprint.KindProductUUID, fmt.Sprintf("9d8c7b6a-5f4e-3d2c-1b0a-9988%08x", i), "/sys/class/dmi/id/product_uuid", false)
+	fp.Add(fingerprint.KindBoardSerial, fmt.Sprintf("BSN-%08d", i), "/sys/class/dmi/id/board_serial", false)
+	fp.Add(fingerprint.KindDiskSerial, fmt.Sprintf("S4EWNX0R%08d", i), "/sys/block/nvme0n1/device/serial", false)
+	fp.Sort()
+	return fp
+}
+
+const (
+	testLicensee = "Acme Manufacturing Ltd"
+	testProduct  = "backup-server"
+)
+
+func batchKey(i int) string { return fmt.Sprintf("OEM-%08d", i) }
+
+// batchEnv is a vendor key, a ledger of n OEM keys sold, and a directory
+// for requests.
+type batchEnv struct {
+	keys   *Keys
+	ledger *ledger.Ledger
+	rcpt   age.Recipient
+	in     string
+	out    string
+}
+
+func newBatchEnv(tb testing.TB, n int) *batchEnv {
+	tb.Helper()
+	k, err := GenerateKeys(true, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rcpts, err := olr.ParseRecipients(k.Recipient)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	l, err := ledger.Open(filepath.Join(dir, "ledger.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	for i := 0; i < n; i += 1000 {
+		var sold []ledger.SoldKey
+		for j := i; j < min(i+1000, n); j++ {
+			sold = append(sold, ledger.SoldKey{Key: batchKey(j), Licensee: testLicensee, Type: ledger.TypeOEM,
+				Product: testProduct, Modules: map[string]ledger.Quota{"obm": 50, "mobile": ledger.Unlimited}, Languages: []string{"en"}})
+		}
+		err := l.Update(context.Background(), "test", func(tx *ledger.Tx) error {
+			_, err := tx.ImportKeys("test", sold)
+			return err
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	e := &batchEnv{keys: k, ledger: l, rcpt: rcpts[0], in: filepath.Join(dir, "in"), out: filepath.Join(dir, "out")}
+	if err := os.Mkdir(e.in, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// request writes an encrypted request for key from machine m into the
+// batch directory as name.
+func (e *batchEnv) request(tb testing.TB, name, key string, m int) *olr.Request {
+	tb.Helper()
+	req, err := olr.NewRequest(testProduct, testLicensee, key, fmt.Sprintf("host-%d", m), "test", machine(m), time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.in, name), data, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return req
+}
+
+// requests writes n requests, one per key and machine, in parallel.
+func (e *batchEnv) requests(tb testing.TB, n int) {
+	tb.Helper()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				e.request(tb, fmt.Sprintf("req-%06d.olr", i), batchKey(i), i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (e *batchEnv) batch() *Batch {
+	return &Batch{Issuer: &Issuer{Keys: e.keys, Ledger: e.ledger}, Operator: "factory"}
+}
+
+func TestBatch(t *testing.T) {
+	e := newBatchEnv(t, 40)
+	e.requests(t, 30)
+	e.request(t, "unknown.olr", "OEM-NOT-SOLD", 100)
+	e.request(t, "second-machine.olr", batchKey(3), 101) // key 3 is req-000003's
+	e.request(t, "same-machine.olr", batchKey(4), 4)     // a lost file
+	os.WriteFile(filepath.Join(e.in, "garbage.olr"), []byte("not a request\n"), 0o644)
+	os.WriteFile(filepath.Join(e.in, "notes.txt"), []byte("ignored\n"), 0o644)
+
+	b := e.batch()
+	b.TxSize = 7 // several transactions, one partial
+	var calls atomic.Int64
+	b.Progress = func(done, total int) {
+		calls.Add(1)
+		if total != 34 || done > total {
+			t.Errorf("progress %d/%d", done, total)
+		}
+	}
+	res, err := b.Run(context.Background(), e.in, e.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 34 || res.Issued != 30 || res.Reissued != 1 || res.Replayed != 0 || res.Written != 31 {
+		t.Errorf("got %+v", res)
+	}
+	if calls.Load() != 34 {
+		t.Errorf("progress called %d times, want 34", calls.Load())
+	}
+	rules, byRule := res.RefusedByRule()
+	if strings.Join(rules, " ") != "one-key-one-machine unknown-key" ||
+		byRule["one-key-one-machine"][0].File != "second-machine.olr" || byRule["unknown-key"][0].File != "unknown.olr" {
+		t.Errorf("refused: %v %v", rules, byRule)
+	}
+	if len(res.Errors) != 1 || res.Errors[0].File != "garbage.olr" {
+		t.Errorf("errors: %v", res.Errors)
+	}
+	if _, err := os.Stat(filepath.Join(e.out, "second-machine.license.olr")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused request has a license file: %v", err)
+	}
+	// Every license verifies, and is the ledger's answer to its request.
+	trust := e.keys.Trust()
+	files := licenseFiles(t, e.out)
+	if len(files) != 31 {
+		t.Fatalf("%d license files, want 31", len(files))
+	}
+	first := map[string][]byte{}
+	for _, f := range files {
+		data, _ := os.ReadFile(filepath.Join(e.out, f))
+		first[f] = data
+		l, err := olr.ParseLicense(data, trust)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		e.ledger.View(context.Background(), func(tx *ledger.Tx) error {
+			il, err := tx.LicenseByRequest(l.RequestID)
+			if err != nil || !bytes.Equal(il.File, data) || il.Operator != "factory" {
+				t.Errorf("%s: not the ledger's license (%v)", f, err)
+			}
+			return nil
+		})
+	}
+	// req-000004 was superseded by same-machine (recorded after it, in
+	// file order: "req-" < "same-").
+	e.ledger.View(context.Background(), func(tx *ledger.Tx) error {
+		ls, _ := tx.Licenses(batchKey(4))
+		if len(ls) != 2 || ls[0].Status != ledger.LicenseSuperseded || ls[1].Status != ledger.LicenseActive {
+			t.Errorf("key 4 licenses: %+v", ls)
+		}
+		return nil
+	})
+
+	// Run again after losing a file: everything is a replay, the lost
+	// file comes back byte for byte, nothing else is written.
+	os.Remove(filepath.Join(e.out, "req-000007.license.olr"))
+	res, err = e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Issued != 0 || res.Reissued != 0 || res.Replayed != 31 || res.Written != 1 || len(res.Refused) != 2 {
+		t.Errorf("re-run: %+v", res)
+	}
+	for f, data := range first {
+		got, _ := os.ReadFile(filepath.Join(e.out, f))
+		if !bytes.Equal(got, data) {
+			t.Errorf("%s changed on re-run", f)
+		}
+	}
+	if err := e.ledger.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A request copied under two names is answered once: the second copy is
+// a replay of the first inside the same transaction.
+func TestBatchDuplicateRequest(t *testing.T) {
+	e := newBatchEnv(t, 1)
+	e.request(t, "a.olr", batchKey(0), 0)
+	data, _ := os.ReadFile(filepath.Join(e.in, "a.olr"))
+	os.WriteFile(filepath.Join(e.in, "b.olr"), data, 0o644)
+	res, err := e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Issued != 1 || res.Replayed != 1 {
+		t.Fatalf("got %+v", res)
+	}
+	a, _ := os.ReadFile(filepath.Join(e.out, "a.license.olr"))
+	b, _ := os.ReadFile(filepath.Join(e.out, "b.license.olr"))
+	if !bytes.Equal(a, b) {
+		t.Error("the two copies got different licenses")
+	}
+}
+
+func TestBatchCancel(t *testing.T) {
+	e := newBatchEnv(t, 50)
+	e.requests(t, 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	b := e.batch()
+	b.TxSize = 5
+	b.Progress = func(done, total int) {
+		if done == 10 {
+			cancel()
+		}
+	}
+	_, err := b.Run(ctx, e.in, e.out)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	// Whatever was written is recorded; a new run completes the rest.
+	res, err := e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answered() != 50 || len(licenseFiles(t, e.out)) != 50 {
+		t.Fatalf("after cancel and re-run: %+v", res)
+	}
+	var n int
+	e.ledger.View(context.Background(), func(tx *ledger.Tx) error {
+		for i := range 50 {
+			ls, _ := tx.Licenses(batchKey(i))
+			n += len(ls)
+		}
+		return nil
+	})
+	if n != 50 {
+		t.Errorf("%d licenses issued for 50 requests", n)
+	}
+}
+
+func TestLicenseName(t *testing.T) {
+	for in, want := range map[string]string{"a.olr": "a.license.olr", "req.x.olr": "req.x.license.olr"} {
+		if got := LicenseName(in); got != want {
+			t.Errorf("LicenseName(%q) = %q", in, got)
+		}
+	}
+	for name, want := range map[string]bool{"a.olr": true, "a.license.olr": false, ".a.olr": false, "a.olr.tmp1": false, "a.txt": false} {
+		if IsRequestName(name) != want {
+			t.Errorf("IsRequestName(%q) = %v", name, !want)
+		}
+	}
+}
+
+func licenseFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), LicenseExt) && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// BenchmarkBatchIssue is batch issuing as olr-sign issue --batch runs it:
+// b.N hybrid-encrypted requests in a directory, a durable ledger (SQLite
+// file, WAL, synchronous=FULL) and license files fsynced into a
+// directory. Compare licenses/s with BenchmarkBatchBound.
+func BenchmarkBatchIssue(b *testing.B) {
+	e := newBatchEnv(b, b.N)
+	e.requests(b, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if res.Issued != b.N || res.Written != b.N {
+		b.Fatalf("got %+v", res)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "licenses/s")
+}
+
+// BenchmarkBatchBound is the bare cryptography of one request, on a pool
+// of GOMAXPROCS workers: age decryption of a hybrid (ML-KEM-768 + X25519)
+// request and one Ed25519 signature. No batch can beat it.
+func BenchmarkBatchBound(b *testing.B) {
+	e := newBatchEnv(b, 0)
+	const distinct = 64
+	reqs := make([][]byte, distinct)
+	for i := range reqs {
+		req, err := olr.NewRequest(testProduct, testLicensee, batchKey(i), "host", "test", machine(i), time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if reqs[i], err = olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	msg := make([]byte, 1200) // the size of a license body
+	ids := []age.Identity{e.keys.Identity}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if _, err := olr.DecryptRequest(reqs[i%distinct], ids); err != nil {
+					b.Error(err)
+					return
+				}
+				ed25519.Sign(e.keys.Signing, msg)
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "licenses/s")
+}
