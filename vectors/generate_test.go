@@ -455,6 +455,14 @@ func (g *generator) licenseVectors() {
 	}
 	{
 		l := baseLicense(vendorKey)
+		l.ID = testID("license/key-start")
+		l.Issued, l.NotBefore = vendorFrom, vendorFrom
+		g.license("valid-issued-at-key-start", "valid",
+			"issued exactly at the signing key's not-before: the window includes its start",
+			sign(l, vendorKey), licenseCase{match: full})
+	}
+	{
+		l := baseLicense(vendorKey)
 		l.ID = testID("license/early")
 		l.Issued, l.NotBefore = date("2025-12-31T23:59:59Z"), date("2025-12-31T23:59:59Z")
 		g.license("key-not-valid-before-window", "key-not-valid",
