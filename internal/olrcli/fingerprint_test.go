@@ -153,3 +153,27 @@ func TestParseSavedFingerprint(t *testing.T) {
 		})
 	}
 }
+
+func TestPrintFingerprintTPM(t *testing.T) {
+	fp := &fingerprint.Fingerprint{Machine: fingerprint.MachineKind{Class: fingerprint.ClassBareMetal}}
+	fp.Add(fingerprint.KindTPMEK, "000b"+strings.Repeat("ab", 32), "tpm:/dev/tpmrm0 (ecc-p256 EK)", false)
+	var b bytes.Buffer
+	printFingerprint(&b, fp, &tpmDetails{Source: "/dev/tpmrm0", Manufacturer: "IFX", FirmwareVersion: "7.85.4555.0",
+		EKAlgorithm: "ecc-p256", EKCertPresent: true})
+	want := "tpm: /dev/tpmrm0\n" +
+		"  manufacturer:      IFX\n" +
+		"  firmware version:  7.85.4555.0\n" +
+		"  EK algorithm:      ecc-p256\n" +
+		"  EK certificate:    present in NV\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("output:\n%s\nlacks:\n%s", b.String(), want)
+	}
+	b.Reset()
+	printFingerprint(&b, fp, nil)
+	if strings.Contains(b.String(), "tpm:") && !strings.Contains(b.String(), "tpm:/dev/tpmrm0 (") {
+		t.Errorf("TPM details without a TPM read:\n%s", b.String())
+	}
+	if strings.Contains(b.String(), "manufacturer") {
+		t.Errorf("TPM details without a TPM read:\n%s", b.String())
+	}
+}
