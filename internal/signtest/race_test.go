@@ -1,0 +1,90 @@
+package signtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/olr-dev/olr/signer/ledger"
+)
+
+// TestRaceTwoMachines starts two olr-sign issue processes at the same
+// moment against one fresh ledger, for one key and two machines, again
+// and again: exactly one activation each time, the other refused with
+// exit 1, and no license file for it.
+func TestRaceTwoMachines(t *testing.T) {
+	t.Parallel()
+	const key = "OEM-0001-AAAA"
+	rounds := 12
+	if testing.Short() {
+		rounds = 10
+	}
+	wins := [2]int{}
+	for round := range rounds {
+		e := newEnv(t, policyKeys)
+		var reqs [2]string
+		for m := range reqs {
+			reqs[m], _ = e.request(fmt.Sprintf("m%d.olr", m), Request{Licensee: licensee, Key: key, Machine: 100*round + m})
+		}
+		var cmds [2]*cmdRun
+		for m := range cmds {
+			cmds[m] = &cmdRun{cmd: e.cmd("issue", "-i", vendorKey, "--ledger", e.ledger, reqs[m], "-o", fmt.Sprintf("m%d.license.olr", m))}
+		}
+		// Both are ready to go before either starts.
+		var ready, start sync.WaitGroup
+		ready.Add(2)
+		start.Add(1)
+		var done sync.WaitGroup
+		for _, c := range cmds {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				ready.Done()
+				start.Wait()
+				c.r = runCmd(t, c.cmd)
+			}()
+		}
+		ready.Wait()
+		start.Done()
+		done.Wait()
+
+		codes := [2]int{cmds[0].r.code, cmds[1].r.code}
+		if codes != [2]int{0, 1} && codes != [2]int{1, 0} {
+			t.Fatalf("round %d: want one exit 0 and one exit 1:\n%v\n%v", round, cmds[0].r, cmds[1].r)
+		}
+		winner := 0
+		if codes[1] == 0 {
+			winner = 1
+		}
+		wins[winner]++
+		loser := cmds[1-winner].r
+		if !strings.Contains(loser.stderr, "can only be used on one machine") {
+			t.Errorf("round %d: the loser was not refused by the one-machine rule:\n%v", round, loser)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, fmt.Sprintf("m%d.license.olr", 1-winner))); err == nil {
+			t.Errorf("round %d: the refused request has a license file", round)
+		}
+		winLic := e.license(fmt.Sprintf("m%d.license.olr", winner))
+		e.view(func(tx *ledger.Tx) error {
+			acts, err := tx.Activations(key)
+			if err != nil {
+				return err
+			}
+			if len(acts) != 1 || acts[0].State != ledger.StateActive || acts[0].LicenseID != winLic.ID {
+				t.Errorf("round %d: activations %+v, want one, for %s", round, acts, winLic.ID)
+			}
+			return nil
+		})
+		e.must("ledger", "verify", "--ledger", e.ledger)
+	}
+	t.Logf("%d rounds: machine 0 won %d, machine 1 won %d", rounds, wins[0], wins[1])
+}
+
+type cmdRun struct {
+	cmd *exec.Cmd
+	r   result
+}
