@@ -64,6 +64,19 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			env.Setenv("HOSTS", hosts)
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "pty":
+				// a pseudo-terminal for ttyin
+				f, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+				if err != nil {
+					return false, nil
+				}
+				f.Close()
+				return true, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exit":     cmdExit,
 			"host":     cmdHost,
