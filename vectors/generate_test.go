@@ -479,6 +479,14 @@ func (g *generator) licenseVectors() {
 	}
 	{
 		l := baseLicense(vendorKey)
+		l.ID = testID("license/colon")
+		l.Licensee = "Example: Hosting GmbH: Köln"
+		g.license("valid-colon-in-value", "valid",
+			"a licensee name holding \": \": a body line splits at its first \": \" only",
+			sign(l, vendorKey), licenseCase{match: full})
+	}
+	{
+		l := baseLicense(vendorKey)
 		l.ID = testID("license/max-quota")
 		l.Modules = []olr.Module{{Name: "obm", Quota: 9223372036854775806}}
 		g.license("valid-largest-quota", "valid",
