@@ -139,6 +139,10 @@ func normalizeUUID(s string) (string, error) {
 
 func isPlaceholder(s string) bool {
 	l := strings.ToLower(s)
+	// QEMU numbers the disks of every guest QM00001, QM00002, ...
+	if len(l) == 7 && strings.HasPrefix(l, "qm0000") && '0' <= l[6] && l[6] <= '9' {
+		return true
+	}
 	for _, p := range placeholders {
 		if l == p {
 			return true

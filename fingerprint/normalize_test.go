@@ -72,6 +72,7 @@ func TestNormalize(t *testing.T) {
 		{KindBoardSerial, ".7XK2M63.CNFCW0012G00AB.", ".7XK2M63.CNFCW0012G00AB.", ok},
 		{KindDiskSerial, "WD-WCC7K4KL2JXT", "WD-WCC7K4KL2JXT", ok},
 		{KindProductSerial, "To Be Filled By O.E.M.", "", placeholder},
+		{KindDiskSerial, "QM00001", "", placeholder},
 		{KindProductSerial, "to be filled by o.e.m", "", placeholder},
 		{KindProductSerial, "System Serial Number", "", placeholder},
 		{KindProductSerial, "Not Specified", "", placeholder},

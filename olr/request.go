@@ -11,6 +11,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -94,6 +96,27 @@ func (r *Request) Validate() error {
 		if v != f.Value {
 			return fmt.Errorf("factor %d (%s) is not in normal form", i+1, f.Kind)
 		}
+		if err := checkValue(f.Source); err != nil {
+			return fmt.Errorf("factor %d (%s) source: %v", i+1, f.Kind, err)
+		}
+	}
+	// Everything here is shown to support staff: no control characters
+	// (terminal escapes), bounded lengths.
+	m := r.Fingerprint.Machine
+	switch m.Class {
+	case fingerprint.ClassBareMetal, fingerprint.ClassVM, fingerprint.ClassContainer, fingerprint.ClassUnknown, "":
+	default:
+		return fmt.Errorf("unknown machine class %q", m.Class)
+	}
+	if m.Detail != "" {
+		if err := checkValue(m.Detail); err != nil {
+			return fmt.Errorf("machine detail: %v", err)
+		}
+	}
+	for i, n := range r.Fingerprint.Notes {
+		if err := checkNote(n); err != nil {
+			return fmt.Errorf("note %d: %v", i+1, err)
+		}
 	}
 	return nil
 }
@@ -145,13 +168,40 @@ func EncryptRequest(r *Request, recipients []age.Recipient, armored bool) ([]byt
 // vendor identities given.
 var ErrWrongVendorKey = errors.New("the request was not encrypted to this vendor key")
 
+// RequestProblem classifies why a request could not be read.
+type RequestProblem string
+
+// Request problems, from the outside of the file inwards.
+const (
+	RequestNotAge      RequestProblem = "not-age"            // empty, too large, or not an age file
+	RequestWrongKey    RequestProblem = "wrong-key"          // no vendor identity opens it
+	RequestCorrupt     RequestProblem = "corrupt"            // an age file that does not decrypt (truncated, altered)
+	RequestMalformed   RequestProblem = "malformed"          // the plaintext is not a well-formed request
+	RequestUnsupported RequestProblem = "unsupported-format" // a request format this code does not read
+	RequestInvalid     RequestProblem = "invalid"            // well-formed, but a field breaks the rules
+)
+
+// RequestError is the error of DecryptRequest and ParseRequest. Its
+// message never includes the license key.
+type RequestError struct {
+	Problem RequestProblem
+	Err     error
+}
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+func requestErr(p RequestProblem, format string, a ...any) error {
+	return &RequestError{Problem: p, Err: fmt.Errorf(format, a...)}
+}
+
 // DecryptRequest decrypts and parses a req.olr file, armored or binary.
 func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 	if len(data) > MaxRequestSize {
-		return nil, fmt.Errorf("request is larger than %d bytes", MaxRequestSize)
+		return nil, requestErr(RequestNotAge, "request is larger than %d bytes", MaxRequestSize)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("request file is empty")
+		return nil, requestErr(RequestNotAge, "request file is empty")
 	}
 	var src io.Reader = bytes.NewReader(data)
 	switch {
@@ -159,22 +209,22 @@ func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 		src = armor.NewReader(src)
 	case bytes.HasPrefix(data, []byte("age-encryption.org/")):
 	default:
-		return nil, errors.New("not an olr request: want an age-encrypted file (armored, starting with \"" + armor.Header + "\")")
+		return nil, requestErr(RequestNotAge, "not an olr request: want an age-encrypted file (armored, starting with %q)", armor.Header)
 	}
 	rd, err := age.Decrypt(src, identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {
-			return nil, ErrWrongVendorKey
+			return nil, &RequestError{Problem: RequestWrongKey, Err: ErrWrongVendorKey}
 		}
-		return nil, fmt.Errorf("cannot decrypt the request: %v", err)
+		return nil, requestErr(RequestCorrupt, "cannot decrypt the request: %v", err)
 	}
 	plain, err := io.ReadAll(io.LimitReader(rd, MaxRequestSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot decrypt the request (truncated or altered?): %v", err)
+		return nil, requestErr(RequestCorrupt, "cannot decrypt the request (truncated or altered?): %v", err)
 	}
 	if len(plain) > MaxRequestSize {
-		return nil, fmt.Errorf("decrypted request is larger than %d bytes", MaxRequestSize)
+		return nil, requestErr(RequestMalformed, "malformed request: decrypted request is larger than %d bytes", MaxRequestSize)
 	}
 	return ParseRequest(plain)
 }
@@ -182,22 +232,40 @@ func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 // ParseRequest parses a decrypted request strictly: no unknown or
 // duplicate fields, no trailing data.
 func ParseRequest(plain []byte) (*Request, error) {
+	if !utf8.Valid(plain) {
+		// encoding/json would silently turn invalid bytes into U+FFFD.
+		return nil, requestErr(RequestMalformed, "malformed request: not valid UTF-8")
+	}
 	if err := checkJSONObjects(plain); err != nil {
-		return nil, fmt.Errorf("malformed request: %v", err)
+		return nil, requestErr(RequestMalformed, "malformed request: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()
 	var r Request
 	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("malformed request: %v", err)
+		return nil, requestErr(RequestMalformed, "malformed request: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("malformed request: trailing data after the request")
+		return nil, requestErr(RequestMalformed, "malformed request: trailing data after the request")
+	}
+	if r.Format != RequestFormat {
+		return nil, requestErr(RequestUnsupported, "unsupported request format %q (this olr reads %s)", r.Format, RequestFormat)
 	}
 	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid request: %v", err)
+		return nil, requestErr(RequestInvalid, "invalid request: %v", err)
 	}
 	return &r, nil
+}
+
+// requestNames are the exact member names of a request at any depth.
+// encoding/json matches names case-insensitively, so a "LICENSE_KEY"
+// member would be read as license_key: any other spelling is refused.
+var requestNames = map[string]bool{
+	"format": true, "request_id": true, "created": true, "product": true, "licensee": true,
+	"license_key": true, "hostname": true, "tool": true, "fingerprint": true,
+	"factors": true, "machine": true, "notes": true,
+	"kind": true, "value": true, "source": true, "removable": true,
+	"class": true, "detail": true,
 }
 
 // checkJSONObjects rejects duplicate member names anywhere in a JSON
@@ -230,6 +298,9 @@ func checkJSONObjects(data []byte) error {
 				continue
 			}
 			name := tok.(string)
+			if !requestNames[name] {
+				return fmt.Errorf("unknown field %q", name)
+			}
 			if top.seen[name] {
 				return fmt.Errorf("field %q appears twice", name)
 			}
@@ -294,4 +365,21 @@ func ParseRecipients(text string) ([]age.Recipient, error) {
 		return nil, errors.New("no age recipient found")
 	}
 	return out, nil
+}
+
+// checkNote is checkValue for free text: longer, but no control
+// characters either.
+func checkNote(s string) error {
+	if len(s) > 1024 {
+		return errors.New("longer than 1024 bytes")
+	}
+	if s == "" {
+		return errors.New("empty")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return errors.New("control characters")
+		}
+	}
+	return nil
 }

@@ -1054,12 +1054,12 @@ func (g *generator) requestVectors() {
 	// Known to be accepted by the Go implementation: see knownBugs in
 	// vectors_test.go.
 	bad("field-name-case-variant", "malformed",
-		"KNOWN BUG in olr (Go): license_key and LICENSE_KEY with different values; field names are case sensitive, so LICENSE_KEY is an unknown field, but encoding/json matches it to license_key and keeps the last value",
+		"license_key and LICENSE_KEY with different values: member names are case sensitive, so LICENSE_KEY is an unknown member (a JSON decoder that matches names case-insensitively would take it for license_key)",
 		edit(plain, key, key+`  "LICENSE_KEY": "OEM-7Q4K-2M9X-TEST-9999",`+"\n"))
 	bad("invalid-control-character-in-source", "invalid",
-		"KNOWN BUG in olr (Go): a factor source holding an ANSI escape sequence (ESC [2J, clear screen); SPEC.md section 2 allows no control characters in text fields, but olr checks only the top-level ones, and olr-sign inspect prints the source to the vendor's terminal",
+		"a factor source holding an ANSI escape sequence (ESC [2J, clear screen): no text field at any depth may hold control characters, since tools print them to the vendor's terminal",
 		strings.Replace(plain, `"source": "test vector"`, `"source": "\u001b[2J\u001b[Htest vector"`, 1))
 	bad("invalid-utf8", "malformed",
-		"KNOWN BUG in olr (Go): the licensee string holds the byte 0xff, which is not UTF-8, so the plaintext is not JSON; encoding/json replaces it with U+FFFD and accepts the request",
+		"the licensee string holds the byte 0xff, which is not UTF-8, so the plaintext is not JSON (a decoder must not replace it with U+FFFD)",
 		edit(plain, `"Example Hosting GmbH"`, "\"Example Hosting GmbH\xff\""))
 }
