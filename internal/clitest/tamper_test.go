@@ -160,3 +160,59 @@ func TestTamperEveryByteInProcess(t *testing.T) {
 
 // lineOf returns the 1-based line of byte i.
 func lineOf(b []byte, i int) int { return bytes.Count(b[:i], []byte("\n")) + 1 }
+
+// TestTamperInsertDeleteInProcess deletes every byte of a license, and
+// inserts a few bytes at every position, and verifies each with
+// olr.Verify. Licenses survive copy and paste (CRLF, blank lines around
+// the armor), so a variant may verify, but only if it is the same license
+// up to those changes: after turning CRLF into LF and trimming the space
+// around the armor it must equal the original.
+func TestTamperInsertDeleteInProcess(t *testing.T) {
+	t.Parallel()
+	a := newActivation(t, "baremetal", "")
+	lic, err := os.ReadFile(a.License)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustData, err := os.ReadFile(a.Key + ".trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := olr.ParseTrust(trustData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := host.Collect(context.Background(), host.Options{Root: a.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	opts := &olr.VerifyOptions{Product: "backup-server"}
+	normal := func(b []byte) []byte {
+		return bytes.TrimSpace(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")))
+	}
+	want := normal(lic)
+	var accepted, tried int
+	check := func(what string, b []byte) {
+		tried++
+		res, err := olr.Verify(b, trust, fp, now, opts)
+		if err != nil || !res.Usable() {
+			return
+		}
+		accepted++
+		if !bytes.Equal(normal(b), want) {
+			t.Errorf("%s: a changed license verifies", what)
+		}
+	}
+	for i := range lic {
+		check(fmt.Sprintf("byte %d (%q, line %d) deleted", i, lic[i], lineOf(lic, i)),
+			append(bytes.Clone(lic[:i]), lic[i+1:]...))
+	}
+	for i := 0; i <= len(lic); i++ {
+		for _, c := range []byte{'\n', '\r', ' ', '\t', 0, 'A', '/', '=', '-', ':'} {
+			b := append(append(bytes.Clone(lic[:i]), c), lic[i:]...)
+			check(fmt.Sprintf("%q inserted at %d (line %d)", c, i, lineOf(lic, min(i, len(lic)-1))), b)
+		}
+	}
+	t.Logf("%d variants, %d verified (copy-and-paste variants of the same license)", tried, accepted)
+}
