@@ -1,7 +1,31 @@
 // Package clitest tests the olr and olr-sign commands through their real
-// binaries: testscript scripts in testdata/script drive whole activations
-// against the sysfs fixture trees of fingerprint/host/testdata, and Go
-// tests sweep every byte of a license through olr verify.
+// binaries.
 //
-// The package has no code of its own; this file only documents it.
+// TestMain makes the test binary double as olr and olr-sign (testscript
+// puts copies under those names first in $PATH). The scripts in
+// testdata/script drive whole activations against copies of the sysfs
+// fixture trees of fingerprint/host/testdata; each runs with OLR_STATE in
+// its own $WORK/state, OLR_TPM=none and $HOSTS naming the fixtures. Their
+// own commands, beside testscript's:
+//
+//	exit CODE CMD ARGS...    run CMD, check its exit code and that no Go panic reached stderr
+//	host NAME DIR            copy the fixture host NAME (symbolic links kept) to DIR
+//	hostset DIR FILE VALUE   change a file of a host tree, as drifting hardware would
+//	json FILE PATH [WANT]    check a value of a JSON document (FILE may be stdout)
+//	noleak KEYFILE...        check that the last output holds no secret of the key files
+//	perm FILE MODE           check permission bits
+//	mkfile FILE SIZE KIND    write random, NUL or repeated-text input of a size
+//	truncate FILE N          cut a file to N bytes
+//	sleep DURATION           wait, for steps that must fall in different seconds
+//
+// The Go tests sweep every byte of a license through olr verify and
+// olr.Verify, open requests with the age library, feed olr-sign hand-made
+// request plaintexts, and run --help on every command.
+//
+// Scripts in testdata/pending describe bugs not fixed yet; they fail
+// until the fix, and run only with OLR_TEST_PENDING=1:
+//
+//	OLR_TEST_PENDING=1 go test ./internal/clitest -run TestPending
+//
+// When one passes, move it to testdata/script.
 package clitest
