@@ -234,3 +234,5 @@ func binCmd(e *env, bin string, args ...string) *exec.Cmd {
 	cmd.Env = cleanEnv(e.dir)
 	return cmd
 }
+
+func mkdir(dir string) error { return os.Mkdir(dir, 0o755) }

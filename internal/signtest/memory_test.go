@@ -1,0 +1,69 @@
+package signtest
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// maxBatchRSS bounds the peak resident memory of olr-sign issue --batch
+// over 10,000 requests.
+const maxBatchRSS = 100 << 20
+
+// TestBatchMemory runs olr-sign issue --batch over 10,000 requests and
+// reads the child's peak RSS from the kernel: it must stay under 100 MiB,
+// whatever the number of requests, since every stage of the batch is
+// joined by a bounded channel.
+func TestBatchMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 requests: skipped with -short")
+	}
+	const n = 10_000
+	keys := make([]Key, n)
+	for i := range keys {
+		keys[i] = Key{fmt.Sprintf("OEM-M%06d", i), licensee, "oem"}
+	}
+	e := newEnv(t, keys)
+	in, out := filepath.Join(e.dir, "in"), filepath.Join(e.dir, "out")
+	start := time.Now()
+	if err := mkdir(in); err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, n, func(i int) error {
+		_, err := Request{Licensee: licensee, Key: keys[i].Key, Machine: i}.Write(filepath.Join(in, fmt.Sprintf("r-%06d.olr", i)), vendorRcpt)
+		return err
+	})
+	t.Logf("%d requests made in %v", n, time.Since(start).Round(time.Millisecond))
+
+	cmd := e.batchCmd(in, out)
+	start = time.Now()
+	r := runCmd(t, cmd)
+	took := time.Since(start)
+	if r.code != 0 || !strings.Contains(r.stderr, fmt.Sprintf("%d issued", n)) {
+		t.Fatalf("batch: %v", r)
+	}
+	lics, others, err := LicenseFiles(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lics) != n || len(others) != 0 {
+		t.Fatalf("%d license files and %d others, want %d and none", len(lics), len(others), n)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		t.Skip("no rusage on this system")
+	}
+	rss := ru.Maxrss * 1024 // KiB on Linux
+	t.Logf("olr-sign issue --batch: %d requests in %v (%.0f licenses/s), peak RSS %.1f MiB (user %v, system %v)",
+		n, took.Round(time.Millisecond), n/took.Seconds(), float64(rss)/(1<<20),
+		time.Duration(ru.Utime.Nano()).Round(time.Millisecond), time.Duration(ru.Stime.Nano()).Round(time.Millisecond))
+	if rss >= maxBatchRSS {
+		t.Errorf("peak RSS %d MiB, want under %d MiB", rss>>20, maxBatchRSS>>20)
+	}
+	if r := e.run("ledger", "verify", "--ledger", e.ledger); r.code != 0 {
+		t.Fatalf("ledger verify: %v", r)
+	}
+}
