@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +75,16 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 				}
 				f.Close()
 				return true, nil
+			case "cgo":
+				// the test binary, hence olr, was built with cgo
+				if bi, ok := debug.ReadBuildInfo(); ok {
+					for _, s := range bi.Settings {
+						if s.Key == "CGO_ENABLED" {
+							return s.Value == "1", nil
+						}
+					}
+				}
+				return false, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
