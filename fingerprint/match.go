@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strings"
 )
@@ -22,12 +23,20 @@ type Hash [sha256.Size]byte
 // String returns the hash in unpadded standard base64, as licenses carry it.
 func (h Hash) String() string { return base64.RawStdEncoding.EncodeToString(h[:]) }
 
+// MarshalText encodes the hash as String does, for JSON reports.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
 // HashFactor returns SHA-256(label || salt || kind || 0x00 || value). The
 // salt is random per license, so the same NIC hashes differently in two
 // licenses and a leaked license links to no other; the kind is inside the
 // hash so that a value cannot be moved from one kind to another.
 func HashFactor(salt []byte, k Kind, value string) Hash {
-	h := sha256.New()
+	return hashFactor(sha256.New(), salt, k, value)
+}
+
+// hashFactor is HashFactor with a digest to reuse.
+func hashFactor(h hash.Hash, salt []byte, k Kind, value string) Hash {
+	h.Reset()
 	h.Write([]byte(hashLabel))
 	h.Write(salt)
 	h.Write([]byte(k))
@@ -176,7 +185,7 @@ const (
 type Entry struct {
 	Kind   Kind   `json:"kind"`
 	Status Status `json:"status"`
-	Hash   string `json:"hash,omitempty"`   // licensed hash (matched, changed, missing)
+	Hash   Hash   `json:"hash,omitzero"`    // licensed hash (matched, changed, missing)
 	Value  string `json:"value,omitempty"`  // value on this machine (matched, changed, new)
 	Source string `json:"source,omitempty"` // where that value was read
 }
@@ -221,9 +230,11 @@ func (r *Report) Needed() int {
 func (b *Binding) Match(fp *Fingerprint) *Report {
 	r := &Report{Threshold: b.Policy.Threshold}
 	current := make([]HashedFactor, len(fp.Factors))
+	d := sha256.New()
 	for i, f := range fp.Factors {
-		current[i] = HashedFactor{Kind: f.Kind, Hash: HashFactor(b.Salt, f.Kind, f.Value)}
+		current[i] = HashedFactor{Kind: f.Kind, Hash: hashFactor(d, b.Salt, f.Kind, f.Value)}
 	}
+	r.Entries = make([]Entry, 0, len(b.Factors)+len(fp.Factors))
 	used := make([]bool, len(current))
 	// unmatched licensed factors per kind, for pairing as "changed"
 	var pending []HashedFactor
@@ -235,7 +246,7 @@ func (b *Binding) Match(fp *Fingerprint) *Report {
 				used[i], found = true, true
 				kr.Matched = true
 				f := fp.Factors[i]
-				r.Entries = append(r.Entries, Entry{Kind: lf.Kind, Status: Matched, Hash: lf.Hash.String(), Value: f.Value, Source: f.Source})
+				r.Entries = append(r.Entries, Entry{Kind: lf.Kind, Status: Matched, Hash: lf.Hash, Value: f.Value, Source: f.Source})
 				break
 			}
 		}
@@ -249,12 +260,12 @@ func (b *Binding) Match(fp *Fingerprint) *Report {
 			if !used[i] && cf.Kind == lf.Kind {
 				used[i], paired = true, true
 				f := fp.Factors[i]
-				r.Entries = append(r.Entries, Entry{Kind: lf.Kind, Status: Changed, Hash: lf.Hash.String(), Value: f.Value, Source: f.Source})
+				r.Entries = append(r.Entries, Entry{Kind: lf.Kind, Status: Changed, Hash: lf.Hash, Value: f.Value, Source: f.Source})
 				break
 			}
 		}
 		if !paired {
-			r.Entries = append(r.Entries, Entry{Kind: lf.Kind, Status: Missing, Hash: lf.Hash.String()})
+			r.Entries = append(r.Entries, Entry{Kind: lf.Kind, Status: Missing, Hash: lf.Hash})
 		}
 	}
 	for i, f := range fp.Factors {

@@ -487,7 +487,7 @@ func parseBody(body []byte) (*License, error) {
 		l.Languages = append(l.Languages, v)
 	}
 	l.GraceDays = p.int(p.field("grace-days"), maxGraceDays)
-	pol := fingerprint.Policy{Threshold: p.int(p.field("match-threshold"), 100), Weights: map[fingerprint.Kind]int{}}
+	pol := fingerprint.Policy{Threshold: p.int(p.field("match-threshold"), 100), Weights: make(map[fingerprint.Kind]int, len(fingerprint.Kinds))}
 	last := ""
 	for v, ok := p.optional("match-weight"); ok; v, ok = p.optional("match-weight") {
 		k, w, _ := strings.Cut(v, " ")
@@ -509,7 +509,7 @@ func parseBody(body []byte) (*License, error) {
 	if err != nil && p.err == nil {
 		p.fail("salt: %v", err)
 	}
-	l.Binding = fingerprint.Binding{Salt: salt, Policy: pol}
+	l.Binding = fingerprint.Binding{Salt: salt, Policy: pol, Factors: make([]fingerprint.HashedFactor, 0, 16)}
 	for v, ok := p.optional("factor"); ok; v, ok = p.optional("factor") {
 		k, h, _ := strings.Cut(v, " ")
 		hb, err := decodeB64(h, len(fingerprint.Hash{}))
@@ -563,6 +563,9 @@ func checkValue(v string) error {
 	if len(v) > maxValue {
 		return fmt.Errorf("value longer than %d bytes", maxValue)
 	}
+	if isPlainASCII(v) {
+		return nil // the common case, checked without decoding runes
+	}
 	if !utf8.ValidString(v) {
 		return errors.New("value is not valid UTF-8")
 	}
@@ -575,6 +578,20 @@ func checkValue(v string) error {
 		}
 	}
 	return nil
+}
+
+// isPlainASCII reports whether v is printable ASCII that neither starts
+// nor ends with a space: a value checkValue accepts.
+func isPlainASCII(v string) bool {
+	if v[0] == ' ' || v[len(v)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckText reports whether s can be a license field value such as a
@@ -607,25 +624,30 @@ func isName(s string) bool {
 	return true
 }
 
-// isLanguageTag accepts simple BCP 47 tags: en, zh-TW, pt-BR, sr-Latn.
+// isLanguageTag accepts simple BCP 47 tags: a primary language of 2 or 3
+// lower-case letters, then subtags of 1 to 8 letters or digits separated
+// by '-': en, zh-TW, pt-BR, sr-Latn.
 func isLanguageTag(s string) bool {
-	parts := strings.Split(s, "-")
-	if len(s) > 35 || len(parts[0]) < 2 || len(parts[0]) > 3 {
+	if len(s) > 35 {
 		return false
 	}
-	for i, part := range parts {
-		if part == "" || len(part) > 8 {
-			return false
-		}
-		for j := 0; j < len(part); j++ {
-			c := part[j]
-			if i == 0 && !('a' <= c && c <= 'z') {
+	part, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '-' {
+			c := s[i]
+			if part == 0 && !('a' <= c && c <= 'z') {
 				return false
 			}
 			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 				return false
 			}
+			continue
 		}
+		n := i - start
+		if n == 0 || n > 8 || part == 0 && (n < 2 || n > 3) {
+			return false
+		}
+		part, start = part+1, i+1
 	}
 	return true
 }

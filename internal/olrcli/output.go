@@ -201,15 +201,7 @@ func printReport(w io.Writer, m *fingerprint.Report, values map[fingerprint.Hash
 
 // recorded returns the recorded value of an entry, when known.
 func recorded(values map[fingerprint.Hash]string, e fingerprint.Entry) string {
-	if e.Hash == "" {
-		return ""
-	}
-	for h, v := range values {
-		if h.String() == e.Hash {
-			return v
-		}
-	}
-	return ""
+	return values[e.Hash]
 }
 
 func orDash(s string) string {
