@@ -49,7 +49,10 @@ const (
 	// batchWriters is how many goroutines write license files: writing is
 	// bound by fsync latency, not by the CPU, so more writers than cores
 	// keep the disk busy.
-	batchWriters = 4
+	batchWriters = 8
+	// batchOutputs is how many committed transactions' licenses may wait
+	// for the writers, so that a slow disk does not stall the ledger.
+	batchOutputs = 4
 	// RequestExt names the files a batch answers.
 	RequestExt = ".olr"
 	// LicenseExt ends the name of each license file a batch writes.
@@ -251,7 +254,7 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 		name string
 		data []byte
 	}
-	outputs := make(chan output, txSize)
+	outputs := make(chan output, batchOutputs*txSize)
 	var wwg sync.WaitGroup
 	for range batchWriters {
 		wwg.Add(1)
