@@ -104,7 +104,8 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 
 // cmdExit runs a command and checks its exit code: exit CODE CMD ARGS...
 // Its stdout and stderr can be checked after it as after exec. Whatever
-// the code, a Go panic or stack trace on stderr fails the script.
+// the code, a Go panic or stack trace on stderr fails the script, and so
+// does a line of olr's or olr-sign's stderr without the program's prefix.
 func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exit CODE CMD ARGS...")
@@ -120,8 +121,17 @@ func cmdExit(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		got = ee.ExitCode()
 	}
-	if stderr := ts.ReadFile("stderr"); strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
+	stderr := ts.ReadFile("stderr")
+	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
 		ts.Fatalf("%s: a Go panic or stack trace on stderr", args[1])
+	}
+	// every line our commands write to stderr carries the program's name
+	if prog := filepath.Base(args[1]); prog == "olr" || prog == "olr-sign" {
+		for _, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+			if line != "" && !strings.HasPrefix(line, prog+": ") {
+				ts.Fatalf("%s: a stderr line without the %q prefix: %q", prog, prog+": ", line)
+			}
+		}
 	}
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
