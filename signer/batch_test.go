@@ -365,3 +365,62 @@ func BenchmarkBatchBound(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "licenses/s")
 }
+
+// A request that fails inside Record after Record has written (here: the
+// same machine asks again, so the old license is superseded, then the
+// activation is refused by the ledger for a fingerprint too large to
+// store) must leave nothing behind: its transaction runs again without
+// it, and the others in the transaction are recorded.
+func TestBatchItemFailureRollsBack(t *testing.T) {
+	e := newBatchEnv(t, 3)
+	e.requests(t, 3)
+	res, err := e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil || res.Issued != 3 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// Machine 0 again, with notes long enough that the fingerprint JSON
+	// exceeds what the ledger stores.
+	fp := machine(0)
+	for range 256 - len(fp.Notes) {
+		fp.Notes = append(fp.Notes, strings.Repeat("n", 1000))
+	}
+	for i := range 100 {
+		fp.Add(fingerprint.KindIP, fmt.Sprintf("10.200.0.%d", i+1), strings.Repeat("s", 250), false)
+	}
+	fp.Sort()
+	req, err := olr.NewRequest(testProduct, testLicensee, batchKey(0), "host-0", "test", fp, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(e.in, "req-000000-again.olr"), data, 0o644)
+	e.request(t, "req-000001-again.olr", batchKey(1), 1) // a good re-request in the same transaction
+
+	res, err = e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Replayed != 3 || res.Reissued != 1 || len(res.Errors) != 1 || res.Errors[0].File != "req-000000-again.olr" {
+		t.Fatalf("got %+v", res)
+	}
+	if !strings.Contains(res.Errors[0].Err.Error(), "fingerprint") {
+		t.Errorf("error: %v", res.Errors[0].Err)
+	}
+	e.ledger.View(context.Background(), func(tx *ledger.Tx) error {
+		ls, _ := tx.Licenses(batchKey(0))
+		if len(ls) != 1 || ls[0].Status != ledger.LicenseActive {
+			t.Errorf("key 0: the failed re-request left %+v", ls)
+		}
+		ls, _ = tx.Licenses(batchKey(1))
+		if len(ls) != 2 || ls[0].Status != ledger.LicenseSuperseded || ls[1].Status != ledger.LicenseActive {
+			t.Errorf("key 1: %+v", ls)
+		}
+		return nil
+	})
+	if err := e.ledger.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
