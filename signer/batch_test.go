@@ -412,15 +412,23 @@ func TestBatchItemFailureRollsBack(t *testing.T) {
 	e.ledger.View(context.Background(), func(tx *ledger.Tx) error {
 		ls, _ := tx.Licenses(batchKey(0))
 		if len(ls) != 1 || ls[0].Status != ledger.LicenseActive {
-			t.Errorf("key 0: the failed re-request left %+v", ls)
+			t.Errorf("key 0: the failed re-request left %s", statuses(ls))
 		}
 		ls, _ = tx.Licenses(batchKey(1))
 		if len(ls) != 2 || ls[0].Status != ledger.LicenseSuperseded || ls[1].Status != ledger.LicenseActive {
-			t.Errorf("key 1: %+v", ls)
+			t.Errorf("key 1: %s", statuses(ls))
 		}
 		return nil
 	})
 	if err := e.ledger.Verify(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func statuses(ls []ledger.IssuedLicense) string {
+	var s []string
+	for _, l := range ls {
+		s = append(s, l.ID+" "+string(l.Status))
+	}
+	return strings.Join(s, ", ")
 }
