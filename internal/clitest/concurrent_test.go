@@ -34,7 +34,10 @@ func TestConcurrentChecks(t *testing.T) {
 				case 2:
 					args = []string{"import", "--root", a.Root, a.License}
 				}
-				if r := run(t, a.Dir, "olr", args...); r.code != 0 {
+				r, err := execCommand(a.Dir, nil, "olr", args...)
+				if err != nil {
+					t.Error(err)
+				} else if r.code != 0 {
 					t.Errorf("olr %v: exit %d\n%s", args, r.code, r.stderr)
 				}
 			}

@@ -3,23 +3,13 @@ package clitest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// command returns the path of a command that TestMain put in $PATH: a
-// copy of the test binary that runs as olr or olr-sign.
-func command(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not in $PATH: %v", name, err)
-	}
-	return p
-}
 
 // result is what one run of a command left.
 type result struct {
@@ -28,7 +18,9 @@ type result struct {
 }
 
 // run runs a command in dir with a clean environment (OLR_TPM=none, the
-// state in dir/state) and returns its output and exit code.
+// state in dir/state) and returns its output and exit code. olr and
+// olr-sign are the copies of the test binary that TestMain put in $PATH:
+// they start as fast as binaries from go build, without building.
 func run(t testing.TB, dir, name string, args ...string) result {
 	t.Helper()
 	return runEnv(t, dir, nil, name, args...)
@@ -37,24 +29,39 @@ func run(t testing.TB, dir, name string, args ...string) result {
 // runEnv is run with more environment variables.
 func runEnv(t testing.TB, dir string, env []string, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(command(t, name), args...)
+	r, err := execCommand(dir, env, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// execCommand runs a command as run does and reports a failure to start
+// it, or a Go panic on its stderr, as an error: for goroutines, which may
+// not call t.Fatal.
+func execCommand(dir string, env []string, name string, args ...string) (result, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return result{}, fmt.Errorf("%s is not in $PATH: %v", name, err)
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(dir), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+		return r, fmt.Errorf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
-		t.Fatalf("%s %s: a Go panic on stderr:\n%s", name, strings.Join(args, " "), r.stderr)
+		return r, fmt.Errorf("%s %s: a Go panic on stderr:\n%s", name, strings.Join(args, " "), r.stderr)
 	}
-	return r
+	return r, nil
 }
 
 // mustRun is run expecting exit 0.
