@@ -103,7 +103,7 @@ func TestBatchKilled(t *testing.T) {
 	t.Parallel()
 	in := t.TempDir()
 	ids := crashBatch(t, in)
-	rounds, killsPerRound, wantKills := 12, 2, 20
+	rounds, killsPerRound, wantKills := 13, 2, 20
 	if testing.Short() {
 		rounds, wantKills = 4, 6
 	}
