@@ -293,7 +293,6 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 				return err
 			}
 			for _, it := range chunk {
-				it := it
 				switch {
 				case it.err != nil:
 					answered(func() { res.Errors = append(res.Errors, BatchEntry{File: it.name, Err: it.err}) })
