@@ -92,37 +92,48 @@ func newBatchEnv(tb testing.TB, n int) *batchEnv {
 
 // request writes an encrypted request for key from machine m into the
 // batch directory as name.
-func (e *batchEnv) request(tb testing.TB, name, key string, m int) *olr.Request {
+func (e *batchEnv) request(tb testing.TB, name, key string, m int) {
 	tb.Helper()
+	if err := e.writeRequest(name, key, m); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (e *batchEnv) writeRequest(name, key string, m int) error {
 	req, err := olr.NewRequest(testProduct, testLicensee, key, fmt.Sprintf("host-%d", m), "test", machine(m), time.Now())
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	data, err := olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(e.in, name), data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return req
+	return os.WriteFile(filepath.Join(e.in, name), data, 0o644)
 }
 
-// requests writes n requests, one per key and machine, in parallel.
+// requests writes n requests, one per key and machine, on all cores.
 func (e *batchEnv) requests(tb testing.TB, n int) {
 	tb.Helper()
 	var wg sync.WaitGroup
 	var next atomic.Int64
+	errs := make(chan error, runtime.GOMAXPROCS(0))
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				e.request(tb, fmt.Sprintf("req-%06d.olr", i), batchKey(i), i)
+				if err := e.writeRequest(fmt.Sprintf("req-%06d.olr", i), batchKey(i), i); err != nil {
+					errs <- err // t.Fatal belongs to the test's goroutine
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
 }
 
 func (e *batchEnv) batch() *Batch {

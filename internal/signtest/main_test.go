@@ -148,6 +148,17 @@ func (e *env) run(args ...string) result {
 
 func runCmd(t testing.TB, cmd *exec.Cmd) result {
 	t.Helper()
+	r, err := tryCmd(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryCmd runs cmd and returns its output and exit code; the error is for
+// a command that could not run or that panicked. Goroutines other than
+// the test's use it, since only the test's goroutine may call t.Fatal.
+func tryCmd(cmd *exec.Cmd) (result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -157,12 +168,12 @@ func runCmd(t testing.TB, cmd *exec.Cmd) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
+		return r, fmt.Errorf("%s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	if strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") {
-		t.Fatalf("%s: a Go panic:\n%s", strings.Join(cmd.Args, " "), r.stderr)
+		return r, fmt.Errorf("%s: a Go panic:\n%s", strings.Join(cmd.Args, " "), r.stderr)
 	}
-	return r
+	return r, nil
 }
 
 // must runs olr-sign expecting exit 0.

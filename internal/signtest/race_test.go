@@ -45,12 +45,17 @@ func TestRaceTwoMachines(t *testing.T) {
 				defer done.Done()
 				ready.Done()
 				start.Wait()
-				c.r = runCmd(t, c.cmd)
+				c.r, c.err = tryCmd(c.cmd)
 			}()
 		}
 		ready.Wait()
 		start.Done()
 		done.Wait()
+		for _, c := range cmds {
+			if c.err != nil {
+				t.Fatal(c.err)
+			}
+		}
 
 		codes := [2]int{cmds[0].r.code, cmds[1].r.code}
 		if codes != [2]int{0, 1} && codes != [2]int{1, 0} {
@@ -87,4 +92,5 @@ func TestRaceTwoMachines(t *testing.T) {
 type cmdRun struct {
 	cmd *exec.Cmd
 	r   result
+	err error
 }
