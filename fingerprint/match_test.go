@@ -90,7 +90,7 @@ func TestMatchPolicy(t *testing.T) {
 		{"VM: IP changed", vm(), fingerprint.DefaultPolicy(), edit(vm(), fingerprint.KindIP, "", "192.168.122.77"), true, true},
 		{"VM: NIC replaced", vm(), fingerprint.DefaultPolicy(), edit(vm(), fingerprint.KindMAC, "", "52:54:00:00:00:99"), true, true},
 		{"VM clone: same machine-id and IP, other hardware", vm(), fingerprint.DefaultPolicy(),
-			edit(edit(vm(), fingerprint.KindMAC, "", "52:54:00:12:12:12"), fingerprint.KindProductUUID, "", "99999999-8888-7777-6666-555555555555"), false, true},
+			edit(edit(vm(), fingerprint.KindMAC, "", "52:54:00:12:12:12"), fingerprint.KindProductUUID, "", "99999999-8888-7777-6666-555555555555"), false, false},
 		{"same machine booted in a container", server(), fingerprint.DefaultPolicy(),
 			func() *fingerprint.Fingerprint {
 				fp := only(server(), fingerprint.KindIP)

@@ -96,6 +96,9 @@ type VerifyOptions struct {
 	// license that matched at import has such a time (the store keeps
 	// it), so a copied license never earns a grace period.
 	MismatchSince time.Time
+	// Revocations, when set, is the vendor's latest revocation list,
+	// already authenticated (ParseRevocationList).
+	Revocations *RevocationList
 }
 
 // Verify checks a license.olr file: format, trusted key, signature, the
@@ -137,6 +140,9 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 	if !key.ValidAt(l.Issued) {
 		return fail(ReasonKeyNotValid, fmt.Errorf("issued %s, outside the validity window of key %s", formatTime(l.Issued), key.ID))
 	}
+	if c := opts.Revocations; c != nil && c.IsRevoked(l.ID) {
+		return fail(ReasonRevoked, fmt.Errorf("the vendor revoked this license (revocation list %d)", c.Number))
+	}
 	if opts.Product != "" && l.Product != opts.Product {
 		return fail(ReasonWrongProduct, fmt.Errorf("license is for product %q, not %q", l.Product, opts.Product))
 	}
@@ -154,8 +160,13 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 		r.Status = Valid
 		return r, nil
 	}
-	mismatch := fmt.Errorf("this machine does not match the licensed hardware (score %d of %d, %d%% needed)",
-		r.Match.Score, r.Match.Total, r.Match.Threshold)
+	var mismatch error
+	if len(r.Match.RequiredUnmatched) > 0 {
+		mismatch = fmt.Errorf("this machine does not match the licensed hardware: required factor %s did not match", r.Match.RequiredUnmatched[0])
+	} else {
+		mismatch = fmt.Errorf("this machine does not match the licensed hardware (score %d of %d, %d needed)",
+			r.Match.Score, r.Match.Total, r.Match.PassScore())
+	}
 	if opts.MismatchSince.IsZero() || !r.Match.Partial {
 		return fail(ReasonHardwareMismatch, mismatch)
 	}

@@ -1,7 +1,9 @@
 package olrcli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -116,15 +118,15 @@ func vendorRecipients(v string) ([]age.Recipient, error) {
 func importCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "import",
-		Usage:     "verify license.olr against this machine and install it",
-		ArgsUsage: "license.olr",
+		Usage:     "verify license.olr against this machine and install it (or install the vendor's revoked.olr)",
+		ArgsUsage: "license.olr|revoked.olr",
 		Flags:     []cli.Flag{trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cliutil.BadArgs(c, "import takes one license file (- for standard input)")
 			}
 			path := c.Args().First()
-			lic, err := cliutil.ReadInput(path, "license", olr.MaxLicenseSize)
+			lic, err := cliutil.ReadInput(path, "license", olr.MaxCRLSize)
 			if err != nil {
 				return err
 			}
@@ -132,6 +134,12 @@ func importCommand() *cli.Command {
 			trust, trustData, err := loadTrust(c, st)
 			if err != nil {
 				return err
+			}
+			if bytes.HasPrefix(bytes.TrimLeft(lic, "\r\n"), []byte("-----BEGIN OLR REVOCATION LIST-----")) {
+				return importRevocations(path, lic, st, trust)
+			}
+			if len(lic) > olr.MaxLicenseSize {
+				return cliutil.Usagef("license %s is too large (more than %d bytes): is it the right file?", path, olr.MaxLicenseSize)
 			}
 			fp, err := collect(c)
 			if err != nil {
@@ -161,6 +169,23 @@ func importCommand() *cli.Command {
 	}
 }
 
+// importRevocations installs the vendor's revocation list; the installed
+// license is checked against it from then on.
+func importRevocations(path string, data []byte, st *store.Store, trust *olr.Trust) error {
+	list, err := st.InstallRevocations(data, trust)
+	if errors.Is(err, store.ErrOlderRevocations) {
+		return cliutil.Refusedf("%s: %v", path, err)
+	}
+	if err != nil {
+		return cliutil.Usagef("%s: %v", path, err)
+	}
+	fmt.Fprintf(os.Stderr, "olr: installed revocation list %d (%d licenses revoked) in %s\n", list.Number, len(list.Revoked), st.Dir)
+	if s, err := st.State(); err == nil && list.IsRevoked(s.LicenseID) {
+		fmt.Fprintf(os.Stderr, "olr: warning: the installed license %s is revoked\n", s.LicenseID)
+	}
+	return nil
+}
+
 // verifyExit turns a verification failure into exit 1 (refused), or 2
 // for a file that is not a license at all.
 func verifyExit(path string, res *olr.Result, err error) error {
@@ -171,7 +196,14 @@ func verifyExit(path string, res *olr.Result, err error) error {
 	var hint string
 	switch res.Reason {
 	case olr.ReasonHardwareMismatch:
-		hint = "this license was issued for another machine; run olr request here and send req.olr to the vendor"
+		switch m := res.Match; {
+		case m != nil && len(m.RequiredUnmatched) > 0:
+			hint = fmt.Sprintf("the license requires the %s factor to match: restore that hardware, or make a new request with olr request", m.RequiredUnmatched[0])
+		case m != nil && m.Partial:
+			hint = "this machine's hardware changed since the license was issued; make a new request with olr request and send req.olr to the vendor"
+		default:
+			hint = "this license was issued for another machine; run olr request here and send req.olr to the vendor"
+		}
 	case olr.ReasonUntrustedKey:
 		hint = "check --trust: the license was signed by a key that bundle does not hold"
 	case olr.ReasonClockRollback:

@@ -24,8 +24,9 @@ import (
 
 // File names inside the state directory.
 const (
-	LicenseFile = "license.olr"
-	StateFile   = "state.json"
+	LicenseFile     = "license.olr"
+	StateFile       = "state.json"
+	RevocationsFile = "revoked.olr"
 )
 
 // RollbackTolerance is how far the clock may go back behind the last check
@@ -44,6 +45,16 @@ type State struct {
 // Store is a state directory.
 type Store struct {
 	Dir string
+	// Clock is the real time, used where a what-if evaluation (Evaluate)
+	// must still know when a drift was first seen; nil means time.Now.
+	Clock func() time.Time
+}
+
+func (s *Store) realNow() time.Time {
+	if s.Clock != nil {
+		return s.Clock()
+	}
+	return time.Now()
 }
 
 // DefaultDir returns the state directory: $OLR_STATE, else /var/lib/olr
@@ -102,6 +113,10 @@ func (s *Store) Install(license []byte, trust *olr.Trust, fp *fingerprint.Finger
 		o = *opts
 	}
 	o.MismatchSince = time.Time{}
+	var err error
+	if o.Revocations, err = s.Revocations(trust); err != nil {
+		return invalid(olr.ReasonMalformed, err)
+	}
 	res, err := olr.Verify(license, trust, fp, now, &o)
 	if err != nil {
 		return res, err
@@ -140,17 +155,17 @@ func (s *Store) Evaluate(trust *olr.Trust, fp *fingerprint.Fingerprint, at time.
 
 func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Time, opts *olr.VerifyOptions, record bool) (*olr.Result, error) {
 	lic, st, err := s.Load()
-	if err != nil {
-		r := &olr.Result{Status: olr.Invalid, Reason: olr.ReasonNotInstalled}
-		if !errors.Is(err, ErrNotInstalled) {
-			r.Reason = olr.ReasonMalformed
-		}
-		r.Err = &olr.VerifyError{Reason: r.Reason, Err: err}
-		return r, r.Err
+	if errors.Is(err, ErrNotInstalled) {
+		return invalid(olr.ReasonNotInstalled, err)
+	} else if err != nil {
+		return invalid(olr.ReasonMalformed, err)
 	}
 	var o olr.VerifyOptions
 	if opts != nil {
 		o = *opts
+	}
+	if o.Revocations, err = s.Revocations(trust); err != nil {
+		return invalid(olr.ReasonMalformed, err)
 	}
 	res, err := olr.Verify(lic, trust, fp, now, &o)
 	if res.License != nil && res.License.ID != st.LicenseID {
@@ -164,7 +179,12 @@ func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Ti
 	if res.License != nil && res.Match != nil && !res.Match.Pass {
 		since := st.MismatchSince
 		if since.IsZero() {
+			// First seen now; a what-if at another time still counts
+			// the grace period from the real present.
 			since = now.UTC()
+			if !record {
+				since = s.realNow().UTC()
+			}
 		}
 		// Verify again with the grace period's start.
 		o.MismatchSince = since
@@ -184,6 +204,54 @@ func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Ti
 		}
 	}
 	return res, err
+}
+
+// ErrOlderRevocations is returned when a revocation list is older than
+// the one installed: an old list must never un-revoke a license.
+var ErrOlderRevocations = errors.New("revocation list is older than the one installed")
+
+// Revocations returns the installed revocation list, or nil if none.
+func (s *Store) Revocations(trust *olr.Trust) (*olr.RevocationList, error) {
+	path := filepath.Join(s.Dir, RevocationsFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := olr.ParseRevocationList(data, trust)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return c, nil
+}
+
+// InstallRevocations verifies a revocation list and installs it unless the
+// installed one has a higher number. Installing the same number again is
+// a no-op.
+func (s *Store) InstallRevocations(data []byte, trust *olr.Trust) (*olr.RevocationList, error) {
+	c, err := olr.ParseRevocationList(data, trust)
+	if err != nil {
+		return nil, err
+	}
+	old, err := s.Revocations(trust)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && old.Number > c.Number {
+		return nil, fmt.Errorf("%w (number %d, installed %d)", ErrOlderRevocations, c.Number, old.Number)
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	return c, WriteFileAtomic(filepath.Join(s.Dir, RevocationsFile), data, 0o644)
+}
+
+// invalid is the result of a check that could not get as far as Verify.
+func invalid(reason olr.Reason, err error) (*olr.Result, error) {
+	r := &olr.Result{Status: olr.Invalid, Reason: reason, Err: &olr.VerifyError{Reason: reason, Err: err}}
+	return r, r.Err
 }
 
 func (s *Store) rollback(res *olr.Result, st *State) (*olr.Result, error) {

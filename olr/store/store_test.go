@@ -155,3 +155,53 @@ func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }
+
+func TestRevocations(t *testing.T) {
+	st, trust, fp, lic, now := setup(t)
+	key := olrtest.Key("vendor")
+	l, _ := olrtest.License(key, fp)
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	list := func(n uint64, ids ...string) []byte {
+		data, err := olr.SignRevocationList(&olr.RevocationList{KeyID: l.KeyID, Number: n, Issued: now, Revoked: ids}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	if _, err := st.InstallRevocations(list(2, "00000000000000000000000000000001"), trust); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Check(trust, fp, now, nil); err != nil || r.Status != olr.Valid {
+		t.Fatalf("not revoked yet: %v", err)
+	}
+	if _, err := st.InstallRevocations(list(3, l.ID), trust); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Check(trust, fp, now, nil); err == nil || r.Reason != olr.ReasonRevoked {
+		t.Fatalf("revoked license: %s %v", r.Reason, err)
+	}
+	// An older list cannot un-revoke it.
+	if _, err := st.InstallRevocations(list(2), trust); !errors.Is(err, store.ErrOlderRevocations) {
+		t.Fatalf("older list: %v", err)
+	}
+	// Nor can the license be installed again.
+	if r, err := st.Install(lic, trust, fp, now, nil); err == nil || r.Reason != olr.ReasonRevoked {
+		t.Fatalf("re-install of a revoked license: %v", err)
+	}
+}
+
+func TestEvaluateCountsGraceFromNow(t *testing.T) {
+	st, trust, fp, lic, now := setup(t)
+	st.Clock = func() time.Time { return now.Add(time.Hour) }
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	drifted := keep(fp, fingerprint.KindMAC)
+	// A drift not yet recorded started no later than now: 100 days ahead
+	// it is over, not "first seen then".
+	if r, _ := st.Evaluate(trust, drifted, now.Add(100*24*time.Hour), nil); r.Reason != olr.ReasonGraceExpired {
+		t.Fatalf("what-if far ahead: %s", r.Reason)
+	}
+}
