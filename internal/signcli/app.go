@@ -239,6 +239,9 @@ func runIssue(c *cli.Context) error {
 	if c.IsSet("transfer") {
 		return cliutil.Usagef("--transfer needs the ledger: it records where the key was activated")
 	}
+	if c.IsSet("batch") {
+		return cliutil.Usagef("--batch needs the ledger: a re-run must find the requests already answered")
+	}
 	fmt.Fprintln(os.Stderr, "olr-sign: warning: issuing without a ledger: this activation is not recorded and one key, one machine is not enforced")
 	e := &signer.Entitlement{Type: string(olr.TypeOEM), Modules: signer.Quotas{}}
 	if path := c.String("entitlement"); path != "" {
