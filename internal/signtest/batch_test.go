@@ -58,6 +58,10 @@ func TestBatchSummary(t *testing.T) {
 			t.Errorf("a progress bar on a stderr that is not a terminal:\n%q", r.stderr)
 		}
 	}
+	r := e.run("issue", "-i", vendorKey, "--no-ledger", "--batch", in, "-o", out)
+	if r.code != 2 || !strings.Contains(r.stderr, "--batch needs the ledger") {
+		t.Errorf("--batch --no-ledger: %v", r)
+	}
 	check(e.batch(in, out), 2,
 		"6 requests", "2 issued, 0 re-issued, 0 replayed, 3 refused, 1 errors",
 		"refused (offline-oem-only): 2: eval.olr, meter.olr", olr.OfflineActivationRule,
