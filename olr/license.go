@@ -610,6 +610,17 @@ func isHexID(s string) bool {
 	return true
 }
 
+// ValidModuleName reports whether s can name a module: 1 to 64 of
+// [a-z0-9-], not starting with '-'.
+func ValidModuleName(s string) bool { return isName(s) }
+
+// ValidLanguageTag reports whether s is a language tag a license accepts
+// (en, zh-TW, sr-Latn).
+func ValidLanguageTag(s string) bool { return isLanguageTag(s) }
+
+// MaxGraceDays is the longest grace period a license may grant.
+const MaxGraceDays = maxGraceDays
+
 // isName reports whether s is a module name: 1..64 of [a-z0-9-], starting
 // with a letter or digit.
 func isName(s string) bool {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/olr"
@@ -29,7 +30,7 @@ type Entitlement struct {
 	Maintenance string   `json:"maintenance,omitempty"` // YYYY-MM-DD
 	GraceDays   *int     `json:"grace_days,omitempty"`
 	Require     []string `json:"require,omitempty"` // factor kinds that must match
-	Threshold   int      `json:"threshold,omitempty"`
+	Threshold   *int     `json:"threshold,omitempty"`
 }
 
 // Quotas maps module names to quotas; olr.Unlimited (-1) is written
@@ -86,6 +87,52 @@ func ParseModuleFlag(s string) (string, int64, error) {
 	}
 	n, err := ParseQuota(q)
 	return name, n, err
+}
+
+// Validate checks what an entitlement says before any request is opened,
+// so that a mistake in what the vendor typed is reported as such. now is
+// the issue time: an expiry in the past is refused.
+func (e *Entitlement) Validate(now time.Time) error {
+	if _, err := olr.ParseLicenseType(e.Type); err != nil {
+		return err
+	}
+	for name, q := range e.Modules {
+		if !olr.ValidModuleName(name) {
+			return fmt.Errorf("module name %q: want lower-case letters, digits and '-', as in obm or vmware-vm", name)
+		}
+		if q < olr.Unlimited {
+			return fmt.Errorf("module %s: negative quota", name)
+		}
+	}
+	for _, lang := range e.Languages {
+		if !olr.ValidLanguageTag(lang) {
+			return fmt.Errorf("language %q is not a language tag like en or zh-TW", lang)
+		}
+	}
+	for _, d := range []struct{ name, v string }{{"expires", e.Expires}, {"maintenance", e.Maintenance}} {
+		if d.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d.v)
+		if err != nil {
+			return fmt.Errorf("%s %q is not a date like 2027-12-31", d.name, d.v)
+		}
+		if d.name == "expires" && !t.AddDate(0, 0, 1).After(now) {
+			return fmt.Errorf("expires %s: the date is in the past", d.v)
+		}
+	}
+	if e.GraceDays != nil && (*e.GraceDays < 0 || *e.GraceDays > olr.MaxGraceDays) {
+		return fmt.Errorf("grace period of %d days is outside 0..%d", *e.GraceDays, olr.MaxGraceDays)
+	}
+	if e.Threshold != nil && (*e.Threshold < 1 || *e.Threshold > 100) {
+		return fmt.Errorf("threshold %d is not a percentage from 1 to 100", *e.Threshold)
+	}
+	for _, r := range e.Require {
+		if !fingerprint.Kind(r).Known() {
+			return fmt.Errorf("unknown factor kind %q (known: %v)", r, fingerprint.Kinds)
+		}
+	}
+	return nil
 }
 
 // ParseEntitlement reads an entitlement JSON file strictly.
@@ -145,7 +192,13 @@ func CheckRequest(req *olr.Request, e *Entitlement, opts *IssueOptions) error {
 		return refuse("key-mismatch", "the license key in the request does not match the key sold (license keys are case sensitive)")
 	}
 	if e.Licensee != "" && req.Licensee != e.Licensee {
-		return refuse("licensee-mismatch", "licensee name %q does not match %q as sold (names are case sensitive)", req.Licensee, e.Licensee)
+		why := "names must match exactly, byte for byte"
+		if strings.EqualFold(req.Licensee, e.Licensee) {
+			why = "they differ in case, and names are case sensitive"
+		} else if r, ok := combiningMark(req.Licensee + e.Licensee); ok {
+			why = fmt.Sprintf("one is written with a combining mark (U+%04X), so the two may look alike yet differ (Unicode normalization); type the name as it was sold", r)
+		}
+		return refuse("licensee-mismatch", "licensee name %q does not match %q as sold: %s", req.Licensee, e.Licensee, why)
 	}
 	product := opts.Product
 	if product == "" {
@@ -176,13 +229,19 @@ func BuildLicense(req *olr.Request, e *Entitlement, k *Keys, opts *IssueOptions)
 	if opts.Policy != nil {
 		policy = *opts.Policy
 	}
-	if e.Threshold != 0 {
-		policy.Threshold = e.Threshold
+	if e.Threshold != nil {
+		policy.Threshold = *e.Threshold
 	}
 	for _, r := range e.Require {
 		k := fingerprint.Kind(r)
 		if !slices.Contains(policy.Required, k) {
 			policy.Required = append(policy.Required, k)
+		}
+	}
+	for _, k := range policy.Required {
+		if !slices.ContainsFunc(req.Fingerprint.Factors, func(f fingerprint.Factor) bool { return f.Kind == k }) {
+			return nil, refuse("required-factor-absent",
+				"the match policy requires the %s factor, but the machine reported none (its notes: %s)", k, strings.Join(req.Fingerprint.Notes, "; "))
 		}
 	}
 	salt := make([]byte, fingerprint.SaltSize)
@@ -195,9 +254,16 @@ func BuildLicense(req *olr.Request, e *Entitlement, k *Keys, opts *IssueOptions)
 	if err != nil {
 		return nil, err
 	}
+	// Valid from the request's own time, if earlier: air-gapped clocks
+	// drift, and a machine must not find the answer to its request
+	// "not yet valid".
+	notBefore := now
+	if c := req.CreatedTime(); c.Before(notBefore) {
+		notBefore = c
+	}
 	l := &olr.License{
 		KeyID: k.KeyID, ID: olr.NewID(), RequestID: req.ID,
-		Issued: now, NotBefore: now,
+		Issued: now, NotBefore: notBefore,
 		Product: req.Product, Licensee: req.Licensee, Type: typ,
 		GraceDays: int(olr.DefaultGrace.Hours() / 24), Binding: binding,
 	}
@@ -245,4 +311,15 @@ func Issue(req *olr.Request, e *Entitlement, k *Keys, opts *IssueOptions) (*olr.
 		return nil, nil, err
 	}
 	return l, data, nil
+}
+
+// combiningMark returns the first combining mark in s: a sign that a name
+// is in decomposed form (as macOS types "ü" as "u" + U+0308).
+func combiningMark(s string) (rune, bool) {
+	for _, r := range s {
+		if unicode.Is(unicode.Mn, r) {
+			return r, true
+		}
+	}
+	return 0, false
 }

@@ -39,15 +39,6 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, scriptParams(t, "testdata/script"))
 }
 
-// TestPending runs the scripts that show known bugs of the commands; they
-// fail until the bugs are fixed. Run them with OLR_TEST_PENDING=1.
-func TestPending(t *testing.T) {
-	if os.Getenv("OLR_TEST_PENDING") == "" {
-		t.Skip("set OLR_TEST_PENDING=1 to run the scripts of known, unfixed bugs in testdata/pending")
-	}
-	testscript.Run(t, scriptParams(t, "testdata/pending"))
-}
-
 func scriptParams(t *testing.T, dir string) testscript.Params {
 	hosts, err := filepath.Abs(fixtures)
 	if err != nil {

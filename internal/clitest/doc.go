@@ -21,11 +21,5 @@
 // The Go tests sweep every byte of a license through olr verify and
 // olr.Verify, open requests with the age library, feed olr-sign hand-made
 // request plaintexts, and run --help on every command.
-//
-// Scripts in testdata/pending describe bugs not fixed yet; they fail
-// until the fix, and run only with OLR_TEST_PENDING=1:
-//
-//	OLR_TEST_PENDING=1 go test ./internal/clitest -run TestPending
-//
-// When one passes, move it to testdata/script.
+
 package clitest

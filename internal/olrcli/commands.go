@@ -68,11 +68,7 @@ func requestCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			hostname, _ := os.Hostname()
-			if hostname == "" {
-				hostname = "unknown"
-			}
-			req, err := olr.NewRequest(c.String("product"), c.String("licensee"), c.String("key"), hostname, "olr "+cliutil.Version(), fp, time.Now())
+			req, err := olr.NewRequest(c.String("product"), c.String("licensee"), c.String("key"), hostnameOf(c.String("root")), "olr "+cliutil.Version(), fp, time.Now())
 			if err != nil {
 				return cliutil.Usagef("%v", err)
 			}
@@ -312,4 +308,21 @@ func printJSON(v any) error {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// hostnameOf names the machine a request is for: under --root, the image's
+// /etc/hostname, not the name of the machine running olr.
+func hostnameOf(root string) string {
+	name := ""
+	if root != "" {
+		if data, err := os.ReadFile(filepath.Join(root, "etc", "hostname")); err == nil {
+			name = strings.TrimSpace(string(data))
+		}
+	} else {
+		name, _ = os.Hostname()
+	}
+	if olr.CheckText(name) != nil {
+		return "unknown"
+	}
+	return name
 }

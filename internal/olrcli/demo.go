@@ -61,12 +61,8 @@ func runDemo(c *cli.Context) error {
 	printFingerprint(os.Stdout, fp, nil)
 
 	step(3, "machine: olr request -> req.olr (age-encrypted to the vendor)")
-	hostname, _ := os.Hostname()
-	if hostname == "" {
-		hostname = "unknown"
-	}
 	const licensee, licenseKey = "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T"
-	req, err := olr.NewRequest(defaultProduct, licensee, licenseKey, hostname, "olr "+cliutil.Version(), fp, now)
+	req, err := olr.NewRequest(defaultProduct, licensee, licenseKey, hostnameOf(c.String("root")), "olr "+cliutil.Version(), fp, now)
 	if err != nil {
 		return err
 	}

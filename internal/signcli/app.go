@@ -82,6 +82,9 @@ func keygenCommand() *cli.Command {
 				}
 			}
 			out := c.String("output")
+			if out == "-" || strings.TrimSpace(out) == "" {
+				return cliutil.Usagef("keygen writes key files: -o needs a file name, not %q", out)
+			}
 			// Refuse an existing key before asking for a passphrase.
 			for _, p := range []string{out, signer.SigningPath(out), signer.RecipientPath(out), signer.TrustPath(out)} {
 				if _, err := os.Lstat(p); err == nil {
@@ -209,7 +212,7 @@ func issueCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "language", Usage: "supported language `TAG` (en, zh-TW); repeatable"},
 			&cli.StringFlag{Name: "expires", Usage: "last valid `DATE` (YYYY-MM-DD); default never"},
 			&cli.StringFlag{Name: "maintenance", Usage: "end of maintenance `DATE` (YYYY-MM-DD)"},
-			&cli.IntFlag{Name: "grace-days", Value: -1, Usage: "grace period after the hardware drifts (default 14)"},
+			&cli.IntFlag{Name: "grace-days", Usage: "grace period after the hardware drifts (default 14)"},
 			&cli.StringSliceFlag{Name: "require", Usage: "factor `KIND` that must match when recorded (e.g. tpm-ek); repeatable"},
 			&cli.IntFlag{Name: "threshold", Usage: "percent of the recorded weight that must match (default 51)"},
 			&cli.StringFlag{Name: "product", Usage: "refuse requests for another product than `NAME`"},
@@ -243,52 +246,9 @@ func runIssue(c *cli.Context) error {
 		return cliutil.Usagef("--batch needs the ledger: a re-run must find the requests already answered")
 	}
 	fmt.Fprintln(os.Stderr, "olr-sign: warning: issuing without a ledger: this activation is not recorded and one key, one machine is not enforced")
-	e := &signer.Entitlement{Type: string(olr.TypeOEM), Modules: signer.Quotas{}}
-	if path := c.String("entitlement"); path != "" {
-		data, err := cliutil.ReadInput(path, "entitlement", 1<<20)
-		if err != nil {
-			return err
-		}
-		if e, err = signer.ParseEntitlement(strings.NewReader(string(data))); err != nil {
-			return cliutil.Usagef("%s: %v", path, err)
-		}
-		if e.Modules == nil {
-			e.Modules = signer.Quotas{}
-		}
-	}
-	if c.IsSet("type") {
-		e.Type = c.String("type")
-	}
-	if _, err := olr.ParseLicenseType(e.Type); err != nil {
-		return cliutil.Usagef("%v", err)
-	}
-	for _, m := range c.StringSlice("module") {
-		name, q, err := signer.ParseModuleFlag(m)
-		if err != nil {
-			return cliutil.Usagef("--module %v", err)
-		}
-		e.Modules[name] = q
-	}
-	e.Languages = append(e.Languages, c.StringSlice("language")...)
-	if c.IsSet("expires") {
-		e.Expires = c.String("expires")
-	}
-	if c.IsSet("maintenance") {
-		e.Maintenance = c.String("maintenance")
-	}
-	if g := c.Int("grace-days"); g >= 0 {
-		e.GraceDays = &g
-	}
-	for _, r := range c.StringSlice("require") {
-		if !fingerprint.Kind(r).Known() {
-			return cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
-		}
-		if !slices.Contains(e.Require, r) {
-			e.Require = append(e.Require, r)
-		}
-	}
-	if c.IsSet("threshold") {
-		e.Threshold = c.Int("threshold")
+	e, err := entitlementFromFlags(c, time.Now())
+	if err != nil {
+		return err
 	}
 	k, err := loadKeys(c)
 	if err != nil {
@@ -385,4 +345,93 @@ func runIssueLedger(c *cli.Context) error {
 	}
 	fmt.Fprintf(os.Stderr, "olr-sign: %s\n", msg)
 	return nil
+}
+
+// entitlementFromFlags builds what was sold from --entitlement and the
+// flags, checking each before any key or request is opened, and naming
+// the flag or file at fault.
+func entitlementFromFlags(c *cli.Context, now time.Time) (*signer.Entitlement, error) {
+	e := &signer.Entitlement{Type: string(olr.TypeOEM), Modules: signer.Quotas{}}
+	if path := c.String("entitlement"); path != "" {
+		data, err := cliutil.ReadInput(path, "entitlement", 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = signer.ParseEntitlement(strings.NewReader(string(data))); err != nil {
+			return nil, cliutil.Usagef("%s: %v", path, err)
+		}
+		if err := e.Validate(now); err != nil {
+			return nil, cliutil.Usagef("%s: %v", path, err)
+		}
+		if e.Modules == nil {
+			e.Modules = signer.Quotas{}
+		}
+	}
+	// check validates one flag's contribution on its own.
+	check := func(flag, value string, part *signer.Entitlement) error {
+		if part.Type == "" {
+			part.Type = string(olr.TypeOEM)
+		}
+		if err := part.Validate(now); err != nil {
+			return cliutil.Usagef("--%s %s: %v", flag, value, err)
+		}
+		return nil
+	}
+	if c.IsSet("type") {
+		e.Type = c.String("type")
+		if err := check("type", e.Type, &signer.Entitlement{Type: e.Type}); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range c.StringSlice("module") {
+		name, q, err := signer.ParseModuleFlag(m)
+		if err != nil {
+			return nil, cliutil.Usagef("--module %v", err)
+		}
+		if err := check("module", m, &signer.Entitlement{Modules: signer.Quotas{name: q}}); err != nil {
+			return nil, err
+		}
+		e.Modules[name] = q
+	}
+	for _, lang := range c.StringSlice("language") {
+		if err := check("language", lang, &signer.Entitlement{Languages: []string{lang}}); err != nil {
+			return nil, err
+		}
+		e.Languages = append(e.Languages, lang)
+	}
+	if c.IsSet("expires") {
+		e.Expires = c.String("expires")
+		if err := check("expires", e.Expires, &signer.Entitlement{Expires: e.Expires}); err != nil {
+			return nil, err
+		}
+	}
+	if c.IsSet("maintenance") {
+		e.Maintenance = c.String("maintenance")
+		if err := check("maintenance", e.Maintenance, &signer.Entitlement{Maintenance: e.Maintenance}); err != nil {
+			return nil, err
+		}
+	}
+	if c.IsSet("grace-days") {
+		g := c.Int("grace-days")
+		if err := check("grace-days", fmt.Sprint(g), &signer.Entitlement{GraceDays: &g}); err != nil {
+			return nil, err
+		}
+		e.GraceDays = &g
+	}
+	for _, r := range c.StringSlice("require") {
+		if err := check("require", r, &signer.Entitlement{Require: []string{r}}); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(e.Require, r) {
+			e.Require = append(e.Require, r)
+		}
+	}
+	if c.IsSet("threshold") {
+		th := c.Int("threshold")
+		if err := check("threshold", fmt.Sprint(th), &signer.Entitlement{Threshold: &th}); err != nil {
+			return nil, err
+		}
+		e.Threshold = &th
+	}
+	return e, nil
 }
