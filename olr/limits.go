@@ -21,6 +21,11 @@ const (
 	maxFactors = 256
 	// maxValue bounds one field value of a license (licensee, product).
 	maxValue = 256
+	// maxNotes and maxNote bound the collectors' notes in a request. With
+	// maxFactors and maxValue they keep a request's fingerprint well under
+	// the 256 KiB the vendor's ledger stores per activation.
+	maxNotes = 64
+	maxNote  = 512
 	// maxGraceDays bounds the grace period a license may grant.
 	maxGraceDays = 365
 )

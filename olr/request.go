@@ -85,8 +85,8 @@ func (r *Request) Validate() error {
 	if len(r.Fingerprint.Factors) == 0 {
 		return errors.New("the fingerprint holds no factor")
 	}
-	if len(r.Fingerprint.Factors) > maxFactors || len(r.Fingerprint.Notes) > maxFactors {
-		return fmt.Errorf("the fingerprint holds more than %d factors or notes", maxFactors)
+	if len(r.Fingerprint.Factors) > maxFactors || len(r.Fingerprint.Notes) > maxNotes {
+		return fmt.Errorf("the fingerprint holds more than %d factors or %d notes", maxFactors, maxNotes)
 	}
 	for i, f := range r.Fingerprint.Factors {
 		v, err := fingerprint.Normalize(f.Kind, f.Value)
@@ -370,8 +370,8 @@ func ParseRecipients(text string) ([]age.Recipient, error) {
 // checkNote is checkValue for free text: longer, but no control
 // characters either.
 func checkNote(s string) error {
-	if len(s) > 1024 {
-		return errors.New("longer than 1024 bytes")
+	if len(s) > maxNote {
+		return fmt.Errorf("longer than %d bytes", maxNote)
 	}
 	if s == "" {
 		return errors.New("empty")

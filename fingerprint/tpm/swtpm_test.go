@@ -18,12 +18,12 @@ import (
 )
 
 // needTool skips a test when a program is missing, except in CI, which
-// installs it (.ci/tpm-setup): there a missing tool must not pass quietly.
+// installs it (.ci/setup): there a missing tool must not pass quietly.
 func needTool(t *testing.T, name, pkg string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; CI must install %s (.ci/tpm-setup)", name, pkg)
+			t.Fatalf("%s is missing; CI must install %s (.ci/setup)", name, pkg)
 		}
 		t.Skipf("%s is not installed (Debian package %s); skipping", name, pkg)
 	}

@@ -94,12 +94,12 @@ func (s *Store) Load() ([]byte, *State, error) {
 	path := filepath.Join(s.Dir, StateFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("license installed but its state is unreadable: %v", err)
+		return nil, nil, fmt.Errorf("license installed but its state is unreadable (%v): import the license again with olr import", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(st); err != nil {
-		return nil, nil, fmt.Errorf("%s is corrupt: %v", path, err)
+		return nil, nil, fmt.Errorf("%s is corrupt (%v): import the license again with olr import", path, err)
 	}
 	return lic, st, nil
 }
