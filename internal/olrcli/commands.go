@@ -106,7 +106,7 @@ func vendorRecipients(v string) ([]age.Recipient, error) {
 	}
 	r, err := olr.ParseRecipients(string(data))
 	if err != nil && strings.Contains(string(data), "AGE-SECRET-KEY") {
-		return nil, cliutil.WithHint(fmt.Errorf("%s is the vendor's secret key, not its recipient", v), cliutil.ExitUsage,
+		return nil, cliutil.WithHint(fmt.Errorf("%s: this is the vendor's secret key, not its recipient", v), cliutil.ExitUsage,
 			"use vendor.key.recipient, and remove the secret key from this machine: it must stay with the vendor")
 	}
 	if err != nil {
