@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -379,9 +380,9 @@ func BenchmarkBatchBound(b *testing.B) {
 
 // A request that fails inside Record after Record has written (here: the
 // same machine asks again, so the old license is superseded, then the
-// activation is refused by the ledger for a fingerprint too large to
-// store) must leave nothing behind: its transaction runs again without
-// it, and the others in the transaction are recorded.
+// ledger refuses the new activation: a trigger added by the test stands
+// for any storage failure) must leave nothing behind: its transaction
+// runs again without it, and the others in the transaction are recorded.
 func TestBatchItemFailureRollsBack(t *testing.T) {
 	e := newBatchEnv(t, 3)
 	e.requests(t, 3)
@@ -389,18 +390,17 @@ func TestBatchItemFailureRollsBack(t *testing.T) {
 	if err != nil || res.Issued != 3 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	// Machine 0 again, with notes long enough that the fingerprint JSON
-	// exceeds what the ledger stores.
-	fp := machine(0)
-	for range 256 - len(fp.Notes) {
-		fp.Notes = append(fp.Notes, strings.Repeat("n", 1000))
-	}
-	for i := range 100 {
-		fp.Add(fingerprint.KindIP, fmt.Sprintf("10.200.0.%d", i+1), strings.Repeat("s", 250), false)
-	}
-	fp.Sort()
-	req, err := olr.NewRequest(testProduct, testLicensee, batchKey(0), "host-0", "test", fp, time.Now())
+	req, err := olr.NewRequest(testProduct, testLicensee, batchKey(0), "host-0", "test", machine(0), time.Now())
 	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", e.ledger.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER test_refuse BEFORE INSERT ON activations WHEN NEW.request_id = '` + req.ID +
+		`' BEGIN SELECT RAISE(ABORT, 'test: the ledger refuses this fingerprint'); END`); err != nil {
 		t.Fatal(err)
 	}
 	data, err := olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true)
@@ -431,6 +431,9 @@ func TestBatchItemFailureRollsBack(t *testing.T) {
 		}
 		return nil
 	})
+	if _, err := db.Exec(`DROP TRIGGER test_refuse`); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.ledger.Verify(context.Background()); err != nil {
 		t.Fatal(err)
 	}
