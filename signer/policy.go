@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -92,12 +93,7 @@ type Prepared struct {
 // and signs the license that would answer it. A refusal is a
 // *RefusedError.
 func (is *Issuer) Prepare(ctx context.Context, req *olr.Request) (*Prepared, error) {
-	var sk *ledger.SoldKey
-	err := is.Ledger.View(ctx, func(tx *ledger.Tx) error {
-		var err error
-		sk, err = tx.Key(req.LicenseKey)
-		return err
-	})
+	sk, err := is.Ledger.Key(ctx, req.LicenseKey)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return nil, refuse("unknown-key", "the license key in the request was not sold (keys are case sensitive; import the keys sold with olr-sign keys import)")
 	}
@@ -249,7 +245,15 @@ func sameMachine(licenseFile []byte, fp *fingerprint.Fingerprint) (bool, error) 
 	return l.Binding.Match(fp).Pass, nil
 }
 
+// sameSale reports whether a and b give the same entitlement.
 func sameSale(a, b *ledger.SoldKey) bool {
+	// Equal fields give equal entitlements: the common case, without
+	// building and encoding both.
+	if a.Key == b.Key && a.Licensee == b.Licensee && a.Type == b.Type && a.Product == b.Product &&
+		maps.Equal(a.Modules, b.Modules) && slices.Equal(a.Languages, b.Languages) &&
+		a.Expires.Equal(b.Expires) && a.Maintenance.Equal(b.Maintenance) {
+		return true
+	}
 	ea, eb := EntitlementOf(a), EntitlementOf(b)
 	ja, _ := json.Marshal(ea)
 	jb, _ := json.Marshal(eb)

@@ -157,27 +157,43 @@ func columnCount(cols string) int {
 // audit details.
 func (tx *Tx) refRow(k rowKey) (rowRef, error) {
 	t := tableSpec(k.table)
-	row := tx.tx.QueryRowContext(tx.ctx, "SELECT "+t.cols+" FROM "+t.name+" WHERE "+t.pk+" = ?", k.id)
+	row := tx.queryRow("SELECT "+t.cols+" FROM "+t.name+" WHERE "+t.pk+" = ?", k.id)
 	vals, err := scanRowValues(row, columnCount(t.cols))
 	if err != nil {
 		return rowRef{}, fmt.Errorf("ledger: reading %s row for the audit log: %w", t.name, err)
 	}
-	h, err := rowHash(t.name, vals)
+	return makeRowRef(t.name, k.id, vals)
+}
+
+// makeRowRef returns the reference of a row whose column values (in the
+// order of auditedTables, as the driver returns them) are vals: from a
+// SELECT, or from the RETURNING clause of the statement that wrote the
+// row, which gives the same values without reading the row again.
+func makeRowRef(table string, id any, vals []any) (rowRef, error) {
+	h, err := rowHash(table, vals)
 	if err != nil {
-		return rowRef{}, fmt.Errorf("ledger: %s: %w", t.name, err)
+		return rowRef{}, fmt.Errorf("ledger: %s: %w", table, err)
 	}
-	return rowRef{Table: t.name, ID: idText(k.id), SHA256: hex.EncodeToString(h[:])}, nil
+	return rowRef{Table: table, ID: idText(id), SHA256: hex.EncodeToString(h[:])}, nil
 }
 
 // audit appends one record to the log and moves the head, in the
 // caller's transaction. details must marshal to a JSON object; the rows
 // named are hashed as they stand now and listed under "rows".
 func (tx *Tx) audit(action, subject string, details map[string]any, rows ...rowKey) error {
+	return tx.auditRefs(action, subject, details, nil, rows...)
+}
+
+// auditRefs is audit with the references of rows the caller has just
+// written (and hashed from the values the database returned) listed
+// first, then the rows named, read now.
+func (tx *Tx) auditRefs(action, subject string, details map[string]any, known []rowRef, rows ...rowKey) error {
 	if details == nil {
 		details = map[string]any{}
 	}
-	if len(rows) > 0 {
-		refs := make([]rowRef, 0, len(rows))
+	if len(known)+len(rows) > 0 {
+		refs := make([]rowRef, 0, len(known)+len(rows))
+		refs = append(refs, known...)
 		for _, k := range rows {
 			r, err := tx.refRow(k)
 			if err != nil {
@@ -191,7 +207,7 @@ func (tx *Tx) audit(action, subject string, details map[string]any, rows ...rowK
 	if err != nil {
 		return fmt.Errorf("ledger: encoding audit details: %w", err)
 	}
-	head, err := tx.Head()
+	head, err := tx.auditHead()
 	if err != nil {
 		return err
 	}
@@ -199,19 +215,37 @@ func (tx *Tx) audit(action, subject string, details map[string]any, rows ...rowK
 	ts := formatTime(tx.now)
 	h := RecordHash(seq, ts, tx.operator, action, subject, dj, head.Hash)
 	hh := hex.EncodeToString(h[:])
-	if _, err := tx.tx.ExecContext(tx.ctx,
+	if _, err := tx.exec(
 		"INSERT INTO audit (seq, time, operator, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		seq, ts, tx.operator, action, subject, string(dj), hex.EncodeToString(head.Hash[:]), hh); err != nil {
 		return fmt.Errorf("ledger: appending to the audit log: %w", err)
 	}
-	res, err := tx.tx.ExecContext(tx.ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?", seq, hh, head.Seq)
+	res, err := tx.exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?", seq, hh, head.Seq)
 	if err != nil {
 		return fmt.Errorf("ledger: moving the audit head: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return errors.New("ledger: audit head moved during the transaction")
 	}
+	tx.head = &AuditHead{Seq: seq, Hash: h}
 	return nil
+}
+
+// auditHead returns the head as this transaction last wrote it, reading
+// it only the first time. The write transaction holds SQLite's write lock,
+// so nobody else moves the head meanwhile; atomic forgets a head that a
+// rolled-back method wrote, and the UPDATE in audit still checks that
+// the head is where the cache says.
+func (tx *Tx) auditHead() (AuditHead, error) {
+	if tx.head != nil {
+		return *tx.head, nil
+	}
+	h, err := tx.Head()
+	if err != nil {
+		return h, err
+	}
+	tx.head = &h
+	return h, nil
 }
 
 // Head returns the latest audit record's sequence number and hash, as
@@ -219,7 +253,7 @@ func (tx *Tx) audit(action, subject string, details map[string]any, rows ...rowK
 func (tx *Tx) Head() (AuditHead, error) {
 	var h AuditHead
 	var hs string
-	if err := tx.tx.QueryRowContext(tx.ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&h.Seq, &hs); err != nil {
+	if err := tx.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&h.Seq, &hs); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return h, &ChainError{Problem: "the audit head is missing"}
 		}
@@ -251,7 +285,7 @@ func decodeHash(s string) ([32]byte, bool) {
 // Audit calls fn for each audit record in sequence order, stopping at
 // the first error fn returns. It does not check the chain; Verify does.
 func (tx *Tx) Audit(fn func(*AuditRecord) error) error {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT seq, time, operator, action, subject, details, prev_hash, hash FROM audit ORDER BY seq")
+	rows, err := tx.query("SELECT seq, time, operator, action, subject, details, prev_hash, hash FROM audit ORDER BY seq")
 	if err != nil {
 		return fmt.Errorf("ledger: reading the audit log: %w", err)
 	}
@@ -314,7 +348,7 @@ func (l *Ledger) Verify(ctx context.Context, anchors ...AuditHead) error {
 				continue
 			}
 			var hs string
-			err := tx.tx.QueryRowContext(tx.ctx, "SELECT hash FROM audit WHERE seq = ?", a.Seq).Scan(&hs)
+			err := tx.queryRow("SELECT hash FROM audit WHERE seq = ?", a.Seq).Scan(&hs)
 			if errors.Is(err, sql.ErrNoRows) {
 				return &ChainError{Seq: a.Seq, Problem: "named by an anchor, is missing (log rewritten?)"}
 			}
@@ -340,7 +374,7 @@ func (tx *Tx) verify() error {
 	if err != nil {
 		return err
 	}
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT seq, time, operator, action, subject, details, prev_hash, hash FROM audit ORDER BY seq")
+	rows, err := tx.query("SELECT seq, time, operator, action, subject, details, prev_hash, hash FROM audit ORDER BY seq")
 	if err != nil {
 		return fmt.Errorf("ledger: reading the audit log: %w", err)
 	}
@@ -417,7 +451,7 @@ func (tx *Tx) verify() error {
 
 	for _, name := range guardTriggers {
 		var n int
-		if err := tx.tx.QueryRowContext(tx.ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?", name).Scan(&n); err != nil {
+		if err := tx.queryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?", name).Scan(&n); err != nil {
 			return fmt.Errorf("ledger: reading schema: %w", err)
 		}
 		if n != 1 {
@@ -428,7 +462,7 @@ func (tx *Tx) verify() error {
 }
 
 func (tx *Tx) verifyTable(t auditedTable, refs map[string]*rowSeen) error {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT "+t.cols+" FROM "+t.name+" ORDER BY "+t.pk)
+	rows, err := tx.query("SELECT " + t.cols + " FROM " + t.name + " ORDER BY " + t.pk)
 	if err != nil {
 		return fmt.Errorf("ledger: reading %s: %w", t.name, err)
 	}

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -24,6 +26,13 @@ type Ledger struct {
 	// here (honouring their contexts) instead of polling SQLite's lock.
 	// Other processes are serialised by SQLite's write lock.
 	writer chan struct{}
+
+	// stmts caches prepared statements by query text: SQLite parses and
+	// plans a statement once per connection instead of once per use
+	// (database/sql prepares a *sql.Stmt again on each connection it
+	// meets, and keeps it there).
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Option configures Open.
@@ -94,7 +103,11 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	l := &Ledger{db: db, path: abs, now: time.Now, writer: make(chan struct{}, 1)}
+	// Keep the connections (and so their prepared statements) of
+	// readers working beside the writer, rather than closing all but two
+	// and opening them again.
+	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)+2))
+	l := &Ledger{db: db, path: abs, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -139,7 +152,32 @@ func checkPragmas(ctx context.Context, db *sql.DB) error {
 func (l *Ledger) Path() string { return l.path }
 
 // Close closes the database.
-func (l *Ledger) Close() error { return l.db.Close() }
+func (l *Ledger) Close() error {
+	l.stmtMu.Lock()
+	for q, st := range l.stmts {
+		st.Close()
+		delete(l.stmts, q)
+	}
+	l.stmtMu.Unlock()
+	return l.db.Close()
+}
+
+// stmt returns the cached prepared statement for query, preparing it on
+// first use. The query texts are constants of this package (or built from
+// them), so the cache stays small.
+func (l *Ledger) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	if st, ok := l.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := l.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	l.stmts[query] = st
+	return st, nil
+}
 
 // Update runs fn in one read-write transaction (BEGIN IMMEDIATE) and
 // commits if fn returns nil. Every change fn makes through the Tx is
@@ -189,7 +227,7 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	if err != nil {
 		return fmt.Errorf("ledger: begin: %w", err)
 	}
-	tx := &Tx{ctx: ctx, tx: stx, operator: operator, write: write, now: l.now().UTC()}
+	tx := &Tx{ctx: ctx, l: l, tx: stx, operator: operator, write: write, now: l.now().UTC()}
 	done := false
 	defer func() {
 		// Also on a panic in fn: an open transaction would keep the

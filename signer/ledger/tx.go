@@ -18,10 +18,57 @@ var ErrOfflineNotAllowed = errors.New("ledger: offline activation is only for OE
 // not be used after the function it was passed to returns.
 type Tx struct {
 	ctx      context.Context
+	l        *Ledger
 	tx       *sql.Tx
 	operator string
 	write    bool
 	now      time.Time
+	// stmts holds the ledger's prepared statements bound to this
+	// transaction, so that each is bound once per transaction.
+	stmts map[string]*sql.Stmt
+	// head is the audit head as this transaction last wrote or read it
+	// (nil: not known yet); audit uses it instead of reading it again.
+	head *AuditHead
+}
+
+// stmt returns the prepared statement for query bound to the
+// transaction, or nil if it cannot be prepared (the caller then runs the
+// query directly, which reports the error).
+func (tx *Tx) stmt(query string) *sql.Stmt {
+	if st, ok := tx.stmts[query]; ok {
+		return st
+	}
+	ps, err := tx.l.stmt(tx.ctx, query)
+	if err != nil {
+		return nil
+	}
+	st := tx.tx.StmtContext(tx.ctx, ps)
+	if tx.stmts == nil {
+		tx.stmts = make(map[string]*sql.Stmt, 16)
+	}
+	tx.stmts[query] = st
+	return st
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	if st := tx.stmt(query); st != nil {
+		return st.ExecContext(tx.ctx, args...)
+	}
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}
+
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	if st := tx.stmt(query); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+}
+
+func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(query); st != nil {
+		return st.QueryContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryContext(tx.ctx, query, args...)
 }
 
 // Operator returns the operator the transaction acts for ("" in View).
@@ -45,17 +92,21 @@ func (tx *Tx) atomic(fn func() error) error {
 	if err := tx.writable(); err != nil {
 		return err
 	}
-	if _, err := tx.tx.ExecContext(tx.ctx, "SAVEPOINT ledger_op"); err != nil {
+	if _, err := tx.exec("SAVEPOINT ledger_op"); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	head := tx.head
 	if err := fn(); err != nil {
 		// ROLLBACK TO keeps the savepoint open; RELEASE closes it.
-		if _, rerr := tx.tx.ExecContext(tx.ctx, "ROLLBACK TO ledger_op"); rerr == nil {
-			tx.tx.ExecContext(tx.ctx, "RELEASE ledger_op")
+		if _, rerr := tx.exec("ROLLBACK TO ledger_op"); rerr == nil {
+			tx.exec("RELEASE ledger_op")
+			tx.head = head // the audit records fn wrote are gone
+		} else {
+			tx.head = nil // read it again
 		}
 		return err
 	}
-	if _, err := tx.tx.ExecContext(tx.ctx, "RELEASE ledger_op"); err != nil {
+	if _, err := tx.exec("RELEASE ledger_op"); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil
@@ -100,7 +151,23 @@ func scanKey(row interface{ Scan(...any) error }) (*SoldKey, error) {
 // Key returns the sold key, compared exactly (case sensitive). It
 // returns an error wrapping ErrNotFound if the key was never sold.
 func (tx *Tx) Key(licenseKey string) (*SoldKey, error) {
-	k, err := scanKey(tx.tx.QueryRowContext(tx.ctx, "SELECT "+keyCols+" FROM sold_keys WHERE license_key = ?", licenseKey))
+	return keyResult(scanKey(tx.queryRow(keyQuery, licenseKey)))
+}
+
+const keyQuery = "SELECT " + keyCols + " FROM sold_keys WHERE license_key = ?"
+
+// Key returns the sold key as the ledger records it now, as Tx.Key does
+// but without a transaction of its own: one statement sees one
+// consistent state, which is all a single read needs.
+func (l *Ledger) Key(ctx context.Context, licenseKey string) (*SoldKey, error) {
+	st, err := l.stmt(ctx, keyQuery)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading key: %w", err)
+	}
+	return keyResult(scanKey(st.QueryRowContext(ctx, licenseKey)))
+}
+
+func keyResult(k *SoldKey, err error) (*SoldKey, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("license key")
 	}
@@ -112,7 +179,7 @@ func (tx *Tx) Key(licenseKey string) (*SoldKey, error) {
 
 // Keys returns every sold key, ordered by key.
 func (tx *Tx) Keys() ([]SoldKey, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT "+keyCols+" FROM sold_keys ORDER BY license_key")
+	rows, err := tx.query("SELECT " + keyCols + " FROM sold_keys ORDER BY license_key")
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading keys: %w", err)
 	}
@@ -167,7 +234,7 @@ func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
 	now := formatTime(tx.now)
 	ref := rowKey{"sold_keys", k.Key}
 	if old == nil {
-		_, err = tx.tx.ExecContext(tx.ctx, "INSERT INTO sold_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		_, err = tx.exec("INSERT INTO sold_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			k.Key, k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
 			formatDate(k.Expires), formatDate(k.Maintenance), now, now)
 		if err != nil {
@@ -176,7 +243,7 @@ func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
 		k.Created, k.Updated = tx.now, tx.now
 		return true, tx.audit(ActionKeyCreate, k.Key, map[string]any{"type": k.Type}, ref)
 	}
-	_, err = tx.tx.ExecContext(tx.ctx,
+	_, err = tx.exec(
 		"UPDATE sold_keys SET licensee = ?, type = ?, product = ?, modules = ?, languages = ?, expires = ?, maintenance = ?, updated = ? WHERE license_key = ?",
 		k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
 		formatDate(k.Expires), formatDate(k.Maintenance), now, k.Key)
@@ -282,7 +349,7 @@ func scanLicense(row interface{ Scan(...any) error }) (*IssuedLicense, error) {
 }
 
 func (tx *Tx) queryLicense(where string, arg any) (*IssuedLicense, error) {
-	l, err := scanLicense(tx.tx.QueryRowContext(tx.ctx, "SELECT "+licenseCols+" FROM issued_licenses WHERE "+where, arg))
+	l, err := scanLicense(tx.queryRow("SELECT "+licenseCols+" FROM issued_licenses WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("license")
 	}
@@ -306,7 +373,7 @@ func (tx *Tx) LicenseByRequest(requestID string) (*IssuedLicense, error) {
 
 // Licenses returns every license issued for a key, oldest first.
 func (tx *Tx) Licenses(licenseKey string) ([]IssuedLicense, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT "+licenseCols+" FROM issued_licenses WHERE license_key = ? ORDER BY issued, license_id", licenseKey)
+	rows, err := tx.query("SELECT "+licenseCols+" FROM issued_licenses WHERE license_key = ? ORDER BY issued, license_id", licenseKey)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading licenses: %w", err)
 	}
@@ -348,7 +415,7 @@ func scanActivation(row interface{ Scan(...any) error }) (*Activation, error) {
 }
 
 func (tx *Tx) queryActivation(where string, arg any) (*Activation, error) {
-	a, err := scanActivation(tx.tx.QueryRowContext(tx.ctx, "SELECT "+activationCols+" FROM activations WHERE "+where, arg))
+	a, err := scanActivation(tx.queryRow("SELECT "+activationCols+" FROM activations WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("activation")
 	}
@@ -371,7 +438,7 @@ func (tx *Tx) ActivationByLicense(licenseID string) (*Activation, error) {
 
 // Activations returns the key's activation history, oldest first.
 func (tx *Tx) Activations(licenseKey string) ([]Activation, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT "+activationCols+" FROM activations WHERE license_key = ? ORDER BY id", licenseKey)
+	rows, err := tx.query("SELECT "+activationCols+" FROM activations WHERE license_key = ? ORDER BY id", licenseKey)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading activations: %w", err)
 	}
@@ -402,19 +469,19 @@ func (tx *Tx) Activate(a *Activation, lic *IssuedLicense) error {
 }
 
 func (tx *Tx) activate(a *Activation, lic *IssuedLicense) error {
-	if err := tx.insertActivation(a, lic); err != nil {
+	refs, err := tx.insertActivation(a, lic)
+	if err != nil {
 		return err
 	}
-	return tx.audit(ActionActivate, a.Key,
-		map[string]any{"license_id": lic.ID, "request_id": lic.RequestID, "activation_id": a.ID},
-		rowKey{"issued_licenses", lic.ID}, rowKey{"activations", a.ID})
+	return tx.auditRefs(ActionActivate, a.Key,
+		map[string]any{"license_id": lic.ID, "request_id": lic.RequestID, "activation_id": a.ID}, refs)
 }
 
 // insertActivation checks and inserts a new license and its activation,
 // without auditing (the caller writes one record for the whole change).
-func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) error {
+func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) ([]rowRef, error) {
 	if a == nil || lic == nil {
-		return errors.New("ledger: Activate needs an activation and a license")
+		return nil, errors.New("ledger: Activate needs an activation and a license")
 	}
 	if lic.Key == "" {
 		lic.Key = a.Key
@@ -427,63 +494,82 @@ func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) error {
 	}
 	switch {
 	case lic.Key != a.Key:
-		return invalid("license_key", "the license and the activation name different keys")
+		return nil, invalid("license_key", "the license and the activation name different keys")
 	case a.LicenseID != lic.ID:
-		return invalid("license_id", "the activation names another license")
+		return nil, invalid("license_id", "the activation names another license")
 	case a.RequestID != lic.RequestID:
-		return invalid("request_id", "the activation and the license answer different requests")
+		return nil, invalid("request_id", "the activation and the license answer different requests")
 	}
 	if err := checkText("license_key", a.Key, maxKeyLen, false); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkID("license_id", lic.ID); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkID("request_id", lic.RequestID); err != nil {
-		return err
+		return nil, err
 	}
 	if len(lic.File) == 0 || len(lic.File) > maxLicenseFileBytes {
-		return invalid("license_file", "must be 1 to %d bytes", maxLicenseFileBytes)
+		return nil, invalid("license_file", "must be 1 to %d bytes", maxLicenseFileBytes)
 	}
 	if err := checkFingerprint(a.Fingerprint); err != nil {
-		return err
+		return nil, err
 	}
 
-	k, err := tx.Key(a.Key)
-	if err != nil {
-		return err
-	}
-	if !k.Type.OfflineActivation() {
-		return fmt.Errorf("%w (this key is %s)", ErrOfflineNotAllowed, k.Type)
-	}
-	if _, err := tx.ActiveActivation(a.Key); err == nil {
-		return ErrAlreadyActive
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
-	}
+	// The key's type, whether it is active, and whether the IDs are new,
+	// in one statement.
+	var typ sql.NullString
+	var active bool
 	var n int
-	if err := tx.tx.QueryRowContext(tx.ctx,
-		"SELECT (SELECT count(*) FROM issued_licenses WHERE license_id = ?1 OR request_id = ?2) + (SELECT count(*) FROM activations WHERE license_id = ?1 OR request_id = ?2)",
-		lic.ID, lic.RequestID).Scan(&n); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+	if err := tx.queryRow(`SELECT
+	(SELECT type FROM sold_keys WHERE license_key = ?1),
+	EXISTS (SELECT 1 FROM activations WHERE license_key = ?1 AND state = 'active'),
+	(SELECT count(*) FROM issued_licenses WHERE license_id = ?2 OR request_id = ?3) +
+	(SELECT count(*) FROM activations WHERE license_id = ?2 OR request_id = ?3)`,
+		a.Key, lic.ID, lic.RequestID).Scan(&typ, &active, &n); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	if n != 0 {
-		return fmt.Errorf("%w: license ID or request ID", ErrDuplicate)
+	switch {
+	case !typ.Valid:
+		return nil, notFound("license key")
+	case !LicenseType(typ.String).OfflineActivation():
+		return nil, fmt.Errorf("%w (this key is %s)", ErrOfflineNotAllowed, typ.String)
+	case active:
+		return nil, ErrAlreadyActive
+	case n != 0:
+		return nil, fmt.Errorf("%w: license ID or request ID", ErrDuplicate)
 	}
 
+	// RETURNING gives the rows as written, for their audit hashes.
 	now := formatTime(tx.now)
-	if _, err := tx.tx.ExecContext(tx.ctx, "INSERT INTO issued_licenses ("+licenseCols+") VALUES (?, ?, ?, ?, ?, ?, 'active')",
-		lic.ID, lic.Key, lic.RequestID, lic.File, now, tx.operator); err != nil {
-		return tx.constraintError("recording license", err)
+	licT, actT := tableSpec("issued_licenses"), tableSpec("activations")
+	licVals, err := scanRowValues(tx.queryRow("INSERT INTO issued_licenses ("+licenseCols+") VALUES (?, ?, ?, ?, ?, ?, 'active') RETURNING "+licT.cols,
+		lic.ID, lic.Key, lic.RequestID, lic.File, now, tx.operator), columnCount(licT.cols))
+	if err != nil {
+		return nil, tx.constraintError("recording license", err)
 	}
-	if err := tx.tx.QueryRowContext(tx.ctx,
-		"INSERT INTO activations (license_key, fingerprint, license_id, request_id, state, created) VALUES (?, ?, ?, ?, 'active', ?) RETURNING id",
-		a.Key, string(a.Fingerprint), lic.ID, lic.RequestID, now).Scan(&a.ID); err != nil {
-		return tx.constraintError("recording activation", err)
+	actVals, err := scanRowValues(tx.queryRow(
+		"INSERT INTO activations (license_key, fingerprint, license_id, request_id, state, created) VALUES (?, ?, ?, ?, 'active', ?) RETURNING "+actT.cols,
+		a.Key, string(a.Fingerprint), lic.ID, lic.RequestID, now), columnCount(actT.cols))
+	if err != nil {
+		return nil, tx.constraintError("recording activation", err)
+	}
+	id, ok := actVals[0].(int64)
+	if !ok {
+		return nil, fmt.Errorf("ledger: recording activation: id is %T", actVals[0])
+	}
+	a.ID = id
+	licRef, err := makeRowRef(licT.name, lic.ID, licVals)
+	if err != nil {
+		return nil, err
+	}
+	actRef, err := makeRowRef(actT.name, a.ID, actVals)
+	if err != nil {
+		return nil, err
 	}
 	a.State, a.Created, a.Ended = StateActive, tx.now, time.Time{}
 	lic.Status, lic.Issued, lic.Operator = LicenseActive, tx.now, tx.operator
-	return nil
+	return []rowRef{licRef, actRef}, nil
 }
 
 // constraintError maps a constraint violation that slipped past the
@@ -499,11 +585,11 @@ func (tx *Tx) constraintError(what string, err error) error {
 // still active) to state. It returns the activation ID touched, or 0.
 func (tx *Tx) endLicense(licenseID string, status LicenseStatus, state ActivationState) (int64, error) {
 	now := formatTime(tx.now)
-	if _, err := tx.tx.ExecContext(tx.ctx, "UPDATE issued_licenses SET status = ? WHERE license_id = ?", string(status), licenseID); err != nil {
+	if _, err := tx.exec("UPDATE issued_licenses SET status = ? WHERE license_id = ?", string(status), licenseID); err != nil {
 		return 0, fmt.Errorf("ledger: updating license: %w", err)
 	}
 	var id int64
-	err := tx.tx.QueryRowContext(tx.ctx,
+	err := tx.queryRow(
 		"UPDATE activations SET state = ?, ended = ? WHERE license_id = ? AND state = 'active' RETURNING id",
 		string(state), now, licenseID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -571,11 +657,13 @@ func (tx *Tx) transfer(reason string, a *Activation, lic *IssuedLicense) (*Trans
 	if _, err := tx.endLicense(old.LicenseID, LicenseSuperseded, StateTransferredAway); err != nil {
 		return nil, err
 	}
-	if err := tx.insertActivation(a, lic); err != nil {
+	// The rows are hashed below, in the order the record always listed
+	// them.
+	if _, err := tx.insertActivation(a, lic); err != nil {
 		return nil, err
 	}
 	t := &Transfer{Key: a.Key, FromLicense: old.LicenseID, ToLicense: lic.ID, Time: tx.now, Operator: tx.operator, Reason: reason}
-	if err := tx.tx.QueryRowContext(tx.ctx,
+	if err := tx.queryRow(
 		"INSERT INTO transfers (license_key, from_license, to_license, time, operator, reason) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
 		t.Key, t.FromLicense, t.ToLicense, formatTime(tx.now), tx.operator, reason).Scan(&t.ID); err != nil {
 		return nil, fmt.Errorf("ledger: recording transfer: %w", err)
@@ -592,7 +680,7 @@ func (tx *Tx) transfer(reason string, a *Activation, lic *IssuedLicense) (*Trans
 
 // Transfers returns the key's transfers, oldest first.
 func (tx *Tx) Transfers(licenseKey string) ([]Transfer, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT id, license_key, from_license, to_license, time, operator, reason FROM transfers WHERE license_key = ? ORDER BY id", licenseKey)
+	rows, err := tx.query("SELECT id, license_key, from_license, to_license, time, operator, reason FROM transfers WHERE license_key = ? ORDER BY id", licenseKey)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading transfers: %w", err)
 	}
@@ -641,7 +729,7 @@ func (tx *Tx) revoke(licenseID, reason string) (*Revocation, error) {
 		return nil, err
 	}
 	r := &Revocation{LicenseID: licenseID, Reason: reason, Time: tx.now, Operator: tx.operator}
-	if _, err := tx.tx.ExecContext(tx.ctx, "INSERT INTO revocations (license_id, reason, time, operator) VALUES (?, ?, ?, ?)",
+	if _, err := tx.exec("INSERT INTO revocations (license_id, reason, time, operator) VALUES (?, ?, ?, ?)",
 		licenseID, reason, formatTime(tx.now), tx.operator); err != nil {
 		return nil, fmt.Errorf("ledger: recording revocation: %w", err)
 	}
@@ -657,7 +745,7 @@ func (tx *Tx) revoke(licenseID, reason string) (*Revocation, error) {
 
 // Revocations returns every revocation, in the order they were made.
 func (tx *Tx) Revocations() ([]Revocation, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT license_id, reason, time, operator FROM revocations ORDER BY time, license_id")
+	rows, err := tx.query("SELECT license_id, reason, time, operator FROM revocations ORDER BY time, license_id")
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading revocations: %w", err)
 	}
@@ -690,7 +778,7 @@ func (tx *Tx) NextCRLNumber() (n uint64, err error) {
 
 func (tx *Tx) nextCRLNumber() (uint64, error) {
 	var n int64
-	if err := tx.tx.QueryRowContext(tx.ctx,
+	if err := tx.queryRow(
 		"INSERT INTO crl_counter (id, number) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET number = number + 1 RETURNING number").Scan(&n); err != nil {
 		return 0, fmt.Errorf("ledger: next CRL number: %w", err)
 	}
