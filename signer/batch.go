@@ -231,7 +231,7 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 	}()
 
 	// Stage 2: decrypt and prepare, in parallel.
-	prepared := make(chan batchItem, txSize)
+	prepared := make(chan batchItem, 2*txSize)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -286,10 +286,6 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 				return nil
 			}
 			if err := b.record(ctx, chunk); err != nil {
-				return err
-			}
-			// Make the renames of the chunks before durable.
-			if err := syncDir(outDir); err != nil {
 				return err
 			}
 			for _, it := range chunk {

@@ -223,11 +223,18 @@ func (l *Ledger) View(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*Tx) error) error {
-	stx, err := l.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: !write})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The transaction and its statements run under ctx without its
+	// cancellation (see Tx.qctx); ctx is checked before the commit
+	// instead, so a cancelled Update still commits nothing.
+	qctx := context.WithoutCancel(ctx)
+	stx, err := l.db.BeginTx(qctx, &sql.TxOptions{ReadOnly: !write})
 	if err != nil {
 		return fmt.Errorf("ledger: begin: %w", err)
 	}
-	tx := &Tx{ctx: ctx, l: l, tx: stx, operator: operator, write: write, now: l.now().UTC()}
+	tx := &Tx{ctx: ctx, qctx: qctx, l: l, tx: stx, operator: operator, write: write, now: l.now().UTC()}
 	done := false
 	defer func() {
 		// Also on a panic in fn: an open transaction would keep the
@@ -238,6 +245,9 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	}()
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // rolled back by the deferred function
 	}
 	done = true
 	if !write {

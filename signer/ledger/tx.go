@@ -17,7 +17,12 @@ var ErrOfflineNotAllowed = errors.New("ledger: offline activation is only for OE
 // Tx is a ledger transaction, from Ledger.Update or Ledger.View. It must
 // not be used after the function it was passed to returns.
 type Tx struct {
-	ctx      context.Context
+	ctx context.Context
+	// qctx is ctx without its cancellation, for the statements: with a
+	// context that can be cancelled, database/sql and the driver start a
+	// goroutine per statement to watch it. The transaction checks ctx
+	// itself (see Ledger.run), and each statement is short.
+	qctx     context.Context
 	l        *Ledger
 	tx       *sql.Tx
 	operator string
@@ -38,11 +43,11 @@ func (tx *Tx) stmt(query string) *sql.Stmt {
 	if st, ok := tx.stmts[query]; ok {
 		return st
 	}
-	ps, err := tx.l.stmt(tx.ctx, query)
+	ps, err := tx.l.stmt(tx.qctx, query)
 	if err != nil {
 		return nil
 	}
-	st := tx.tx.StmtContext(tx.ctx, ps)
+	st := tx.tx.StmtContext(tx.qctx, ps)
 	if tx.stmts == nil {
 		tx.stmts = make(map[string]*sql.Stmt, 16)
 	}
@@ -52,23 +57,23 @@ func (tx *Tx) stmt(query string) *sql.Stmt {
 
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if st := tx.stmt(query); st != nil {
-		return st.ExecContext(tx.ctx, args...)
+		return st.ExecContext(tx.qctx, args...)
 	}
-	return tx.tx.ExecContext(tx.ctx, query, args...)
+	return tx.tx.ExecContext(tx.qctx, query, args...)
 }
 
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
 	if st := tx.stmt(query); st != nil {
-		return st.QueryRowContext(tx.ctx, args...)
+		return st.QueryRowContext(tx.qctx, args...)
 	}
-	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+	return tx.tx.QueryRowContext(tx.qctx, query, args...)
 }
 
 func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	if st := tx.stmt(query); st != nil {
-		return st.QueryContext(tx.ctx, args...)
+		return st.QueryContext(tx.qctx, args...)
 	}
-	return tx.tx.QueryContext(tx.ctx, query, args...)
+	return tx.tx.QueryContext(tx.qctx, query, args...)
 }
 
 // Operator returns the operator the transaction acts for ("" in View).
@@ -160,11 +165,15 @@ const keyQuery = "SELECT " + keyCols + " FROM sold_keys WHERE license_key = ?"
 // but without a transaction of its own: one statement sees one
 // consistent state, which is all a single read needs.
 func (l *Ledger) Key(ctx context.Context, licenseKey string) (*SoldKey, error) {
-	st, err := l.stmt(ctx, keyQuery)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	qctx := context.WithoutCancel(ctx) // no watcher goroutine (see Tx.qctx)
+	st, err := l.stmt(qctx, keyQuery)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading key: %w", err)
 	}
-	return keyResult(scanKey(st.QueryRowContext(ctx, licenseKey)))
+	return keyResult(scanKey(st.QueryRowContext(qctx, licenseKey)))
 }
 
 func keyResult(k *SoldKey, err error) (*SoldKey, error) {
