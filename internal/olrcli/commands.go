@@ -241,7 +241,9 @@ func statusCommand() *cli.Command {
 	}
 }
 
-func runVerify(c *cli.Context, explainFlag bool) error {
+// runVerify is olr verify (isVerify) and olr status: status always shows
+// every factor and the recorded state; verify does with --explain.
+func runVerify(c *cli.Context, isVerify bool) error {
 	if c.NArg() > 0 {
 		return cliutil.BadArgs(c, "%s takes no arguments (use --license FILE)", c.Command.Name)
 	}
@@ -287,8 +289,8 @@ func runVerify(c *cli.Context, explainFlag bool) error {
 	if c.Bool("json") {
 		printJSON(resultJSON(res, state))
 	} else {
-		printResult(os.Stdout, res, explainFlag && c.Bool("explain") || !explainFlag)
-		if state != nil && !explainFlag {
+		printResult(os.Stdout, res, !isVerify || c.Bool("explain"))
+		if state != nil && !isVerify {
 			fmt.Printf("installed:   %s\n", state.Installed.Format(time.RFC3339))
 			fmt.Printf("last check:  %s\n", state.LastSeen.Format(time.RFC3339))
 		}
