@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"filippo.io/age"
 
@@ -29,13 +30,16 @@ import (
 //     that the outcome of a batch does not depend on scheduling;
 //   - a license file is written (temporary file, fsync, rename) only after
 //     the transaction that records it has committed, so every license file
-//     on disk has its ledger record, whenever the process dies.
+//     on disk has its ledger record, whenever the process dies; the files
+//     of one transaction are created, then fsynced together, then renamed
+//     (writeLicenses), and the directory is fsynced once at the end.
 //
 // Re-running a batch after a crash is safe: a request already answered is
 // a replay (Tx.LicenseByRequest) and gets the same license bytes back,
 // written again when its file is missing or differs; nothing is issued
-// twice. Every stage is joined by a bounded channel, so memory does not
-// grow with the number of requests.
+// twice; the temporary files a killed batch leaves behind are removed.
+// Every stage is joined by a bounded channel, so memory does not grow
+// with the number of requests.
 
 // Defaults and bounds of batch issuing.
 const (
@@ -46,10 +50,14 @@ const (
 	// maxBatchTxSize bounds TxSize, which also bounds the requests held in
 	// memory at once.
 	maxBatchTxSize = 10_000
-	// batchWriters is how many goroutines write license files: writing is
-	// bound by fsync latency, not by the CPU, so more writers than cores
-	// keep the disk busy.
-	batchWriters = 8
+	// batchWriters is how many committed transactions have their license
+	// files written at once: while one waits for its fsyncs, the other
+	// creates its files.
+	batchWriters = 2
+	// batchSyncs is how many fsyncs of one transaction's license files
+	// are in flight at once: they wait for the disk, not the CPU, and the
+	// file system commits concurrent ones together.
+	batchSyncs = 32
 	// batchOutputs is how many committed transactions' licenses may wait
 	// for the writers, so that a slow disk does not stall the ledger.
 	batchOutputs = 4
@@ -181,6 +189,9 @@ func (b *Batch) Run(ctx context.Context, inDir, outDir string) (*BatchResult, er
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := removeStaleTemps(outDir); err != nil {
+		return nil, err
+	}
 	return b.run(ctx, inDir, outDir, names)
 }
 
@@ -249,28 +260,27 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 	}
 	go func() { wg.Wait(); close(prepared) }()
 
-	// Stage 4: write the committed licenses.
-	type output struct {
-		name string
-		data []byte
-	}
-	outputs := make(chan output, batchOutputs*txSize)
+	// Stage 4: write the committed licenses, a transaction's worth at a
+	// time (see writeLicenses).
+	outputs := make(chan []licenseOut, batchOutputs)
 	var wwg sync.WaitGroup
 	for range batchWriters {
 		wwg.Add(1)
 		go func() {
 			defer wwg.Done()
-			for o := range outputs {
-				wrote, err := writeLicense(filepath.Join(outDir, o.name), o.data)
-				if err != nil {
-					cancel(fmt.Errorf("writing %s: %w", o.name, err))
-					continue
-				}
-				answered(func() {
-					if wrote {
-						res.Written++
-					}
+			for outs := range outputs {
+				// Written even when the batch is stopping: these
+				// licenses are committed.
+				err := writeLicenses(outDir, outs, func(wrote bool) {
+					answered(func() {
+						if wrote {
+							res.Written++
+						}
+					})
 				})
+				if err != nil {
+					cancel(err)
+				}
 			}
 		}()
 	}
@@ -288,6 +298,7 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 			if err := b.record(ctx, chunk); err != nil {
 				return err
 			}
+			outs := make([]licenseOut, 0, len(chunk))
 			for _, it := range chunk {
 				switch {
 				case it.err != nil:
@@ -305,11 +316,14 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 						res.Replayed++
 					}
 					mu.Unlock()
-					select {
-					case outputs <- output{LicenseName(it.name), it.res.File}:
-					case <-ctx.Done():
-						return context.Cause(ctx)
-					}
+					outs = append(outs, licenseOut{LicenseName(it.name), it.res.File})
+				}
+			}
+			if len(outs) > 0 {
+				select {
+				case outputs <- outs:
+				case <-ctx.Done():
+					return context.Cause(ctx)
 				}
 			}
 			chunk = chunk[:0]
@@ -445,37 +459,126 @@ func (b *Batch) recordOne(tx *ledger.Tx, it *batchItem) (*Result, error) {
 	return b.Issuer.Record(tx, it.prep, nil)
 }
 
-// writeLicense writes data to path atomically unless path already holds
-// exactly data; it reports whether it wrote. The temporary file is named
-// ".NAME.tmp…" in the same directory, so that it is never taken for a
-// license; a process killed mid-write leaves at most such a file.
-func writeLicense(path string, data []byte) (bool, error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return false, nil
+// licenseOut is a license file to write: its base name and content.
+type licenseOut struct {
+	name string
+	data []byte
+}
+
+// writeLicenses writes the license files of one committed transaction
+// into dir, each atomically, calling done for each file as it is in
+// place (wrote is false when the file already held exactly that license).
+//
+// Each license goes to a temporary file named ".NAME.tmp…" in dir (never
+// taken for a license: a killed process leaves at most such files, which
+// the next batch removes), which is fsynced, then renamed to NAME. The
+// files are handled in three passes rather than one file after the other:
+// create and write them all, fsync them all at once, then rename them
+// all. Every file is still fsynced before its rename, but concurrent
+// fsyncs share the file system's journal commits instead of forcing one
+// each, and no create waits behind another file's commit.
+func writeLicenses(dir string, outs []licenseOut, done func(wrote bool)) (err error) {
+	type pending struct {
+		out  *licenseOut
+		f    *os.File
+		tmp  string
+		werr error
 	}
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	var todo []pending
+	defer func() {
+		for _, p := range todo {
+			if p.f != nil {
+				p.f.Close()
+			}
+			if p.tmp != "" {
+				os.Remove(p.tmp) // a no-op after the rename
+			}
+		}
+	}()
+	for i := range outs {
+		o := &outs[i]
+		path := filepath.Join(dir, o.name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, o.data) {
+			done(false)
+			continue
+		}
+		f, err := os.CreateTemp(dir, "."+o.name+tempInfix+"*")
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+		todo = append(todo, pending{out: o, f: f, tmp: f.Name()})
+		if err := f.Chmod(0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+		if _, err := f.Write(o.data); err != nil {
+			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+	}
+	// fsync every file, on up to batchSyncs goroutines: fsync waits for
+	// the disk, not the CPU.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(len(todo), batchSyncs) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(todo); i = int(next.Add(1) - 1) {
+				p := &todo[i]
+				p.werr = p.f.Sync()
+				if cerr := p.f.Close(); p.werr == nil {
+					p.werr = cerr
+				}
+				p.f = nil
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range todo {
+		p := &todo[i]
+		if p.werr != nil {
+			return fmt.Errorf("writing %s: %w", p.out.name, p.werr)
+		}
+		if err := os.Rename(p.tmp, filepath.Join(dir, p.out.name)); err != nil {
+			return fmt.Errorf("writing %s: %w", p.out.name, err)
+		}
+		p.tmp = ""
+		done(true)
+	}
+	return nil
+}
+
+// tempInfix marks the temporary files of writeLicenses:
+// ".NAME.license.olr.tmp123456".
+const tempInfix = ".tmp"
+
+// removeStaleTemps removes the temporary license files a killed batch
+// left in dir: hidden files named ".NAME.license.olr.tmp…". They never
+// became licenses (a license is renamed into place only once complete),
+// so removing them loses nothing. Two batches must not write into one
+// directory at once: the second would remove the first's.
+func removeStaleTemps(dir string) error {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return false, err
+		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return false, err
+	for _, e := range ents {
+		if isStaleTemp(e.Name()) && e.Type().IsRegular() {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return false, err
+	return nil
+}
+
+// isStaleTemp reports whether name is one of writeLicenses' temporary
+// files.
+func isStaleTemp(name string) bool {
+	if !strings.HasPrefix(name, ".") {
+		return false
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return false, err
-	}
-	if err := f.Close(); err != nil {
-		return false, err
-	}
-	return true, os.Rename(tmp, path)
+	i := strings.LastIndex(name, LicenseExt+tempInfix)
+	return i > 1
 }
 
 // syncDir makes the renames into dir durable where the OS allows it.

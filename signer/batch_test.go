@@ -446,3 +446,35 @@ func statuses(ls []ledger.IssuedLicense) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// A batch killed while writing leaves hidden temporary files in the
+// output directory; the next run removes them, and nothing else.
+func TestBatchRemovesStaleTemps(t *testing.T) {
+	e := newBatchEnv(t, 2)
+	e.requests(t, 2)
+	os.MkdirAll(e.out, 0o755)
+	stale := filepath.Join(e.out, ".req-000000.license.olr.tmp123456")
+	keep := []string{".notes", "other.license.olr.tmp1", ".license.olr.tmp1x"}
+	os.WriteFile(stale, []byte("partial"), 0o644)
+	for _, k := range keep {
+		os.WriteFile(filepath.Join(e.out, k), []byte("x"), 0o644)
+	}
+	res, err := e.batch().Run(context.Background(), e.in, e.out)
+	if err != nil || res.Issued != 2 || res.Written != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+	for _, k := range keep {
+		if _, err := os.Stat(filepath.Join(e.out, k)); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	ents, _ := os.ReadDir(e.out)
+	for _, de := range ents {
+		if isStaleTemp(de.Name()) {
+			t.Errorf("temporary file %s left after the batch", de.Name())
+		}
+	}
+}
