@@ -16,7 +16,6 @@ import (
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
-	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer"
@@ -301,23 +300,11 @@ func runIssueLedger(c *cli.Context) error {
 		return err
 	}
 	defer l.Close()
-	is := &signer.Issuer{Keys: k, Ledger: l}
-	if c.IsSet("threshold") || c.IsSet("require") {
-		p := fingerprint.DefaultPolicy()
-		if c.IsSet("threshold") {
-			p.Threshold = c.Int("threshold")
-		}
-		for _, r := range c.StringSlice("require") {
-			if !fingerprint.Kind(r).Known() {
-				return cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
-			}
-			p.Required = append(p.Required, fingerprint.Kind(r))
-		}
-		if err := p.Validate(); err != nil {
-			return cliutil.Usagef("%v", err)
-		}
-		is.Policy = &p
+	policy, err := policyFromFlags(c)
+	if err != nil {
+		return err
 	}
+	is := &signer.Issuer{Keys: k, Ledger: l, Policy: policy}
 	var transfer *signer.Transfer
 	if c.IsSet("transfer") {
 		transfer = &signer.Transfer{Reason: c.String("transfer")}

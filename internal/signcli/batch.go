@@ -50,23 +50,11 @@ func runIssueBatch(c *cli.Context) error {
 		return err
 	}
 	defer l.Close()
-	is := &signer.Issuer{Keys: k, Ledger: l}
-	if c.IsSet("threshold") || c.IsSet("require") {
-		p := fingerprint.DefaultPolicy()
-		if c.IsSet("threshold") {
-			p.Threshold = c.Int("threshold")
-		}
-		for _, r := range c.StringSlice("require") {
-			if !fingerprint.Kind(r).Known() {
-				return cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
-			}
-			p.Required = append(p.Required, fingerprint.Kind(r))
-		}
-		if err := p.Validate(); err != nil {
-			return cliutil.Usagef("%v", err)
-		}
-		is.Policy = &p
+	policy, err := policyFromFlags(c)
+	if err != nil {
+		return err
 	}
+	is := &signer.Issuer{Keys: k, Ledger: l, Policy: policy}
 	b := &signer.Batch{Issuer: is, Operator: operator(c)}
 	var bar *progressBar
 	if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -89,6 +77,29 @@ func runIssueBatch(c *cli.Context) error {
 		return cliutil.Refusedf("%d of %d requests refused", len(res.Refused), res.Total)
 	}
 	return nil
+}
+
+// policyFromFlags returns the match policy --threshold and --require ask
+// for, on top of the default one, or nil (the default) when neither is
+// given.
+func policyFromFlags(c *cli.Context) (*fingerprint.Policy, error) {
+	if !c.IsSet("threshold") && !c.IsSet("require") {
+		return nil, nil
+	}
+	p := fingerprint.DefaultPolicy()
+	if c.IsSet("threshold") {
+		p.Threshold = c.Int("threshold")
+	}
+	for _, r := range c.StringSlice("require") {
+		if !fingerprint.Kind(r).Known() {
+			return nil, cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
+		}
+		p.Required = append(p.Required, fingerprint.Kind(r))
+	}
+	if err := p.Validate(); err != nil {
+		return nil, cliutil.Usagef("%v", err)
+	}
+	return &p, nil
 }
 
 func unwrapPath(err error) error {
