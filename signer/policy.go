@@ -175,6 +175,45 @@ func replayed(tx *ledger.Tx, req *olr.Request) (*Result, error) {
 // once for one transaction (the ledger retries on contention), so it only
 // reads and writes through tx.
 func (is *Issuer) Record(tx *ledger.Tx, p *Prepared, transfer *Transfer) (*Result, error) {
+	if res := is.recordFirst(tx, p); res != nil {
+		return res, nil
+	}
+	return is.record(tx, p, transfer)
+}
+
+// recordFirst is Record's fast path for the common case, a key's first
+// activation from a request never seen, with the sale unchanged since p
+// was prepared: Activate alone checks that no license answers the
+// request and that the key is not active, so the reads that tell the
+// other cases apart are not needed. It returns nil, having written
+// nothing (Activate runs under a savepoint), in any other case.
+func (is *Issuer) recordFirst(tx *ledger.Tx, p *Prepared) *Result {
+	req := p.Request
+	sk, err := tx.Key(req.LicenseKey)
+	if err != nil || !sameSale(sk, &p.Sold) {
+		return nil
+	}
+	act, issued, err := activationOf(p)
+	if err != nil {
+		return nil
+	}
+	if err := tx.Activate(act, issued); err != nil {
+		return nil
+	}
+	return &Result{Outcome: Issued, License: p.License, File: p.File}
+}
+
+func activationOf(p *Prepared) (*ledger.Activation, *ledger.IssuedLicense, error) {
+	req := p.Request
+	fpJSON, err := json.Marshal(req.Fingerprint)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &ledger.Activation{Key: req.LicenseKey, Fingerprint: fpJSON, LicenseID: p.License.ID, RequestID: req.ID},
+		&ledger.IssuedLicense{ID: p.License.ID, Key: req.LicenseKey, RequestID: req.ID, File: p.File}, nil
+}
+
+func (is *Issuer) record(tx *ledger.Tx, p *Prepared, transfer *Transfer) (*Result, error) {
 	req := p.Request
 	if res, err := replayed(tx, req); res != nil || err != nil {
 		return res, err
@@ -190,12 +229,10 @@ func (is *Issuer) Record(tx *ledger.Tx, p *Prepared, transfer *Transfer) (*Resul
 			return nil, err
 		}
 	}
-	fpJSON, err := json.Marshal(req.Fingerprint)
+	act, issued, err := activationOf(p)
 	if err != nil {
 		return nil, err
 	}
-	act := &ledger.Activation{Key: req.LicenseKey, Fingerprint: fpJSON, LicenseID: p.License.ID, RequestID: req.ID}
-	issued := &ledger.IssuedLicense{ID: p.License.ID, Key: req.LicenseKey, RequestID: req.ID, File: p.File}
 	res := &Result{Outcome: Issued, License: p.License, File: p.File}
 
 	current, err := tx.ActiveActivation(req.LicenseKey)
