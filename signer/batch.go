@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,7 +318,8 @@ func (b *Batch) run(ctx context.Context, inDir, outDir string, names []string) (
 						res.Replayed++
 					}
 					mu.Unlock()
-					outs = append(outs, licenseOut{LicenseName(it.name), it.res.File})
+					// Only a replay can find its file already written.
+					outs = append(outs, licenseOut{LicenseName(it.name), it.res.File, it.res.Outcome == Replayed})
 				}
 			}
 			if len(outs) > 0 {
@@ -463,6 +466,10 @@ func (b *Batch) recordOne(tx *ledger.Tx, it *batchItem) (*Result, error) {
 type licenseOut struct {
 	name string
 	data []byte
+	// mayExist is set when the file may already hold the license (a
+	// replay), so that it is not written again. A new license has a new
+	// ID: a file of that name holds something else and is replaced.
+	mayExist bool
 }
 
 // writeLicenses writes the license files of one committed transaction
@@ -497,19 +504,17 @@ func writeLicenses(dir string, outs []licenseOut, done func(wrote bool)) (err er
 	}()
 	for i := range outs {
 		o := &outs[i]
-		path := filepath.Join(dir, o.name)
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, o.data) {
-			done(false)
-			continue
+		if o.mayExist {
+			if old, err := os.ReadFile(filepath.Join(dir, o.name)); err == nil && bytes.Equal(old, o.data) {
+				done(false)
+				continue
+			}
 		}
-		f, err := os.CreateTemp(dir, "."+o.name+tempInfix+"*")
+		f, err := createTemp(dir, "."+o.name+tempInfix)
 		if err != nil {
 			return fmt.Errorf("writing %s: %w", o.name, err)
 		}
 		todo = append(todo, pending{out: o, f: f, tmp: f.Name()})
-		if err := f.Chmod(0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", o.name, err)
-		}
 		if _, err := f.Write(o.data); err != nil {
 			return fmt.Errorf("writing %s: %w", o.name, err)
 		}
@@ -545,6 +550,33 @@ func writeLicenses(dir string, outs []licenseOut, done func(wrote bool)) (err er
 		done(true)
 	}
 	return nil
+}
+
+// createTemp creates a new file named prefix followed by random digits in
+// dir, with mode 0644 whatever the umask (as os.CreateTemp, which gives
+// 0600, then a chmod would; the chmod is only made when the umask took
+// bits away, since it is one more metadata change to journal).
+func createTemp(dir, prefix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) && try < 100 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.Mode().Perm() != 0o644 {
+			err = f.Chmod(0o644)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(name)
+			return nil, err
+		}
+		return f, nil
+	}
 }
 
 // tempInfix marks the temporary files of writeLicenses:
