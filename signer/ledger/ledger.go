@@ -180,9 +180,11 @@ func (l *Ledger) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // Update runs fn in one read-write transaction (BEGIN IMMEDIATE) and
-// commits if fn returns nil. Every change fn makes through the Tx is
-// recorded in the audit log under operator, in the same transaction: it
-// all happens, or none of it does.
+// commits if fn returns nil and ctx is not done by then. Every change fn
+// makes through the Tx is recorded in the audit log under operator, in
+// the same transaction: it all happens, or none of it does. Cancelling
+// ctx does not interrupt a statement already running (each is short);
+// fn may check ctx between steps, and the commit does not happen.
 //
 // Only one Update runs at a time across all processes sharing the file;
 // fn must not call Update itself (it would wait for itself), but may use

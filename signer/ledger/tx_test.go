@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -161,4 +162,64 @@ func TestFailedMethodLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyOK(t, l)
+}
+
+// A method that fails after writing its audit record (Log, whose move of
+// the audit head a trigger refuses; an import refused at its second key,
+// after the first was audited) leaves the head where it was: the next record chains to the last one that stayed, and the
+// ledger verifies.
+func TestFailedMethodKeepsAuditHead(t *testing.T) {
+	l, path := openTest(t)
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER test_fail BEFORE UPDATE ON audit_head
+		WHEN (SELECT action FROM audit WHERE seq = NEW.seq) = 'test.fail'
+		BEGIN SELECT RAISE(ABORT, 'test: refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"HEAD-1", "HEAD-2"}
+	err = l.Update(ctx, testOperator, func(tx *Tx) error {
+		for _, k := range keys {
+			if _, err := tx.PutKey(testKey(k)); err != nil {
+				return err
+			}
+		}
+		a, lic := benchActivation(keys[0])
+		if err := tx.Activate(a, lic); err != nil {
+			return err
+		}
+		before, err := tx.Head()
+		if err != nil {
+			return err
+		}
+		if err := tx.Log("test.fail", "x", nil); err == nil {
+			t.Error("Log succeeded despite the trigger")
+		}
+		if after, err := tx.Head(); err != nil || after != before {
+			t.Errorf("head after a failed Log: %+v, was %+v (%v)", after, before, err)
+		}
+		// An import whose second key is refused after the first was
+		// recorded and audited.
+		if _, err := tx.ImportKeys("test", []SoldKey{*testKey("HEAD-3"), {Key: "HEAD-4"}}); err == nil {
+			t.Error("an import of an invalid key succeeded")
+		}
+		if after, err := tx.Head(); err != nil || after != before {
+			t.Errorf("head after a failed import: %+v, was %+v (%v)", after, before, err)
+		}
+		a2, lic2 := benchActivation(keys[1])
+		return tx.Activate(a2, lic2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TRIGGER test_fail`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
