@@ -253,11 +253,7 @@ func runIssue(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := c.String("output")
-	if cliutil.SameFile(out, c.Args().First()) {
-		return cliutil.Usagef("the output %s is the request itself", out)
-	}
-	req, path, err := readRequest(c, k)
+	req, path, out, err := requestAndOutput(c, k)
 	if err != nil {
 		return err
 	}
@@ -283,28 +279,15 @@ func runIssueLedger(c *cli.Context) error {
 	if c.IsSet("batch") {
 		return runIssueBatch(c)
 	}
-	k, err := loadKeys(c)
+	is, err := issuerFromFlags(c)
 	if err != nil {
 		return err
 	}
-	out := c.String("output")
-	if cliutil.SameFile(out, c.Args().First()) {
-		return cliutil.Usagef("the output %s is the request itself", out)
-	}
-	req, path, err := readRequest(c, k)
+	defer is.Ledger.Close()
+	req, path, out, err := requestAndOutput(c, is.Keys)
 	if err != nil {
 		return err
 	}
-	l, err := openLedger(c, false)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	policy, err := policyFromFlags(c)
-	if err != nil {
-		return err
-	}
-	is := &signer.Issuer{Keys: k, Ledger: l, Policy: policy}
 	var transfer *signer.Transfer
 	if c.IsSet("transfer") {
 		transfer = &signer.Transfer{Reason: c.String("transfer")}
@@ -421,4 +404,34 @@ func entitlementFromFlags(c *cli.Context, now time.Time) (*signer.Entitlement, e
 		e.Threshold = &th
 	}
 	return e, nil
+}
+
+// requestAndOutput reads the request named on the command line and checks
+// that -o does not name it.
+func requestAndOutput(c *cli.Context, k *signer.Keys) (*olr.Request, string, string, error) {
+	out := c.String("output")
+	if cliutil.SameFile(out, c.Args().First()) {
+		return nil, "", "", cliutil.Usagef("the output %s is the request itself", out)
+	}
+	req, path, err := readRequest(c, k)
+	return req, path, out, err
+}
+
+// issuerFromFlags loads the vendor key, opens the ledger and reads the
+// match policy flags: what single and batch issuing share. The caller
+// closes is.Ledger.
+func issuerFromFlags(c *cli.Context) (*signer.Issuer, error) {
+	policy, err := policyFromFlags(c)
+	if err != nil {
+		return nil, err
+	}
+	k, err := loadKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	l, err := openLedger(c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &signer.Issuer{Keys: k, Ledger: l, Policy: policy}, nil
 }

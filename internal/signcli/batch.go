@@ -41,20 +41,11 @@ func runIssueBatch(c *cli.Context) error {
 	if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
 		return cliutil.Usagef("-o %s: not a directory (with --batch, -o names a directory)", out)
 	}
-	k, err := loadKeys(c)
+	is, err := issuerFromFlags(c)
 	if err != nil {
 		return err
 	}
-	l, err := openLedger(c, false)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	policy, err := policyFromFlags(c)
-	if err != nil {
-		return err
-	}
-	is := &signer.Issuer{Keys: k, Ledger: l, Policy: policy}
+	defer is.Ledger.Close()
 	b := &signer.Batch{Issuer: is, Operator: operator(c)}
 	var bar *progressBar
 	if term.IsTerminal(int(os.Stderr.Fd())) {
