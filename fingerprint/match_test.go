@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/olr/olrtest"
 )
 
 // server is a bare-metal machine with every kind of factor.
@@ -48,18 +49,6 @@ func edit(fp *fingerprint.Fingerprint, k fingerprint.Kind, old string, vals ...s
 	return out
 }
 
-func only(fp *fingerprint.Fingerprint, kinds ...fingerprint.Kind) *fingerprint.Fingerprint {
-	out := &fingerprint.Fingerprint{}
-	for _, f := range fp.Factors {
-		for _, k := range kinds {
-			if f.Kind == k {
-				out.Factors = append(out.Factors, f)
-			}
-		}
-	}
-	return out
-}
-
 func TestMatchPolicy(t *testing.T) {
 	salt := bytes.Repeat([]byte{1}, fingerprint.SaltSize)
 	requireTPM := fingerprint.DefaultPolicy()
@@ -93,7 +82,7 @@ func TestMatchPolicy(t *testing.T) {
 			edit(edit(vm(), fingerprint.KindMAC, "", "52:54:00:12:12:12"), fingerprint.KindProductUUID, "", "99999999-8888-7777-6666-555555555555"), false, false},
 		{"same machine booted in a container", server(), fingerprint.DefaultPolicy(),
 			func() *fingerprint.Fingerprint {
-				fp := only(server(), fingerprint.KindIP)
+				fp := olrtest.Only(server(), fingerprint.KindIP)
 				fp.Add(fingerprint.KindMachineID, "c0ffee00c0ffee00c0ffee00c0ffee00", "container", false)
 				return fp
 			}(), false, false},

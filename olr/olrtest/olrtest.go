@@ -6,6 +6,7 @@ package olrtest
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"slices"
 	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
@@ -76,4 +77,17 @@ func License(key ed25519.PrivateKey, fp *fingerprint.Fingerprint) (*olr.License,
 		panic(err)
 	}
 	return l, data
+}
+
+// Only returns a copy of fp with only the factors of the given kinds: a
+// machine that kept some of its hardware, or another machine that shares
+// it.
+func Only(fp *fingerprint.Fingerprint, kinds ...fingerprint.Kind) *fingerprint.Fingerprint {
+	out := &fingerprint.Fingerprint{Machine: fp.Machine}
+	for _, f := range fp.Factors {
+		if slices.Contains(kinds, f.Kind) {
+			out.Factors = append(out.Factors, f)
+		}
+	}
+	return out
 }

@@ -20,22 +20,9 @@ func setup(t *testing.T) (*store.Store, *olr.Trust, *fingerprint.Fingerprint, []
 	return store.Open(filepath.Join(t.TempDir(), "state")), olrtest.Trust(key), fp, lic, olrtest.Epoch.Add(time.Hour)
 }
 
-// keep returns a fingerprint with only the factors of the given kinds.
-func keep(fp *fingerprint.Fingerprint, kinds ...fingerprint.Kind) *fingerprint.Fingerprint {
-	out := &fingerprint.Fingerprint{}
-	for _, f := range fp.Factors {
-		for _, k := range kinds {
-			if f.Kind == k {
-				out.Factors = append(out.Factors, f)
-			}
-		}
-	}
-	return out
-}
-
 func TestInstallRefusesOtherMachine(t *testing.T) {
 	st, trust, fp, lic, now := setup(t)
-	other := keep(fp, fingerprint.KindIP) // shares only an address
+	other := olrtest.Only(fp, fingerprint.KindIP) // shares only an address
 	res, err := st.Install(lic, trust, other, now, nil)
 	if err == nil || res.Reason != olr.ReasonHardwareMismatch {
 		t.Fatalf("install on another machine: %v", err)
@@ -45,7 +32,7 @@ func TestInstallRefusesOtherMachine(t *testing.T) {
 	}
 	// Even a drifted-looking machine cannot install: grace is earned only
 	// after a match.
-	if _, err := st.Install(lic, trust, keep(fp, fingerprint.KindMAC), now, nil); err == nil {
+	if _, err := st.Install(lic, trust, olrtest.Only(fp, fingerprint.KindMAC), now, nil); err == nil {
 		t.Fatal("installed a license that does not match")
 	}
 }
@@ -58,7 +45,7 @@ func TestDriftGraceAndRecovery(t *testing.T) {
 	if r, err := st.Check(trust, fp, now.Add(time.Minute), nil); err != nil || r.Status != olr.Valid {
 		t.Fatalf("check after install: %v", err)
 	}
-	drifted := keep(fp, fingerprint.KindMAC, fingerprint.KindIP)
+	drifted := olrtest.Only(fp, fingerprint.KindMAC, fingerprint.KindIP)
 	day := 24 * time.Hour
 	first := now.Add(day)
 	r, err := st.Check(trust, drifted, first, nil)
@@ -100,7 +87,7 @@ func TestCopiedStateNeverEarnsGrace(t *testing.T) {
 	}
 	// The state directory copied to a machine with nothing in common but
 	// an IP address.
-	r, err := st.Check(trust, keep(fp, fingerprint.KindIP), now.Add(time.Hour), nil)
+	r, err := st.Check(trust, olrtest.Only(fp, fingerprint.KindIP), now.Add(time.Hour), nil)
 	if err == nil || r.Reason != olr.ReasonHardwareMismatch {
 		t.Fatalf("copied state: %s %v", r.Status, err)
 	}
@@ -198,7 +185,7 @@ func TestEvaluateCountsGraceFromNow(t *testing.T) {
 	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
 		t.Fatal(err)
 	}
-	drifted := keep(fp, fingerprint.KindMAC)
+	drifted := olrtest.Only(fp, fingerprint.KindMAC)
 	// A drift not yet recorded started no later than now: 100 days ahead
 	// it is over, not "first seen then".
 	if r, _ := st.Evaluate(trust, drifted, now.Add(100*24*time.Hour), nil); r.Reason != olr.ReasonGraceExpired {
