@@ -405,9 +405,13 @@ func (p *bodyParser) load() bool {
 	if len(p.rest) == 0 {
 		return false
 	}
-	line, rest, _ := strings.Cut(p.rest, "\n")
+	line, rest, nl := strings.Cut(p.rest, "\n")
 	p.rest = rest
 	p.line++
+	if !nl {
+		p.fail("the line does not end with a newline")
+		return false
+	}
 	name, val, found := strings.Cut(line, ": ")
 	if !found {
 		p.fail("want \"name: value\"")
@@ -463,8 +467,15 @@ func (p *bodyParser) time(v string) time.Time {
 func parseBody(body []byte) (*License, error) {
 	p := &bodyParser{rest: string(body), line: 1}
 	l := &License{}
-	p.field("format")
-	id, _ := ParseKeyID(p.field("key-id")) // checked by splitLicense
+	// split checked these two lines already; parseBody checks them again
+	// so that it stands on its own.
+	if f := p.field("format"); p.err == nil && f != licenseFormat {
+		p.fail("format %q is not %s", f, licenseFormat)
+	}
+	id, err := ParseKeyID(p.field("key-id"))
+	if p.err == nil && err != nil {
+		p.fail("%v", err)
+	}
 	l.KeyID = id
 	l.ID = p.field("license-id")
 	l.RequestID = p.field("request-id")
