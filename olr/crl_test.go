@@ -41,3 +41,28 @@ func TestRevocationList(t *testing.T) {
 		t.Fatal("signed an unsorted list")
 	}
 }
+
+// FuzzParseRevocationList: never panics, and whatever parses re-signs to
+// an equal list.
+func FuzzParseRevocationList(f *testing.F) {
+	key := olrtest.Key("vendor")
+	trust := olrtest.Trust(key)
+	seed, _ := olr.SignRevocationList(&olr.RevocationList{
+		KeyID: olr.KeyIDOf(key.Public().(ed25519.PublicKey)), Number: 1, Issued: olrtest.Epoch,
+		Revoked: []string{"0123456789abcdef0123456789abcdef"},
+	}, key)
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := olr.ParseRevocationList(data, trust)
+		if err != nil {
+			return
+		}
+		again, err := olr.SignRevocationList(c, key)
+		if err != nil {
+			t.Fatalf("a parsed list does not sign again: %v", err)
+		}
+		if _, err := olr.ParseRevocationList(again, trust); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -174,3 +174,21 @@ func TestPrintFingerprintTPM(t *testing.T) {
 		t.Errorf("TPM details without a TPM read:\n%s", b.String())
 	}
 }
+
+// FuzzParseSavedFingerprint: the saved-fingerprint reader of olr
+// fingerprint diff never panics, and what it accepts holds only
+// normalised factors.
+func FuzzParseSavedFingerprint(f *testing.F) {
+	f.Add([]byte(`{"factors":[{"kind":"mac","value":"3c:ec:ef:12:34:56","source":"eno1"}],"machine":{"class":"bare-metal"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fp, err := parseSavedFingerprint("saved.json", data)
+		if err != nil {
+			return
+		}
+		for _, x := range fp.Factors {
+			if v, err := fingerprint.Normalize(x.Kind, x.Value); err != nil || v != x.Value {
+				t.Fatalf("accepted a factor not in normal form: %+v", x)
+			}
+		}
+	})
+}
