@@ -39,3 +39,19 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: the vector file parser never panics, and an accepted vector
+// keeps its body byte for byte.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("expect: valid\nkind: license\n\nbody\n"))
+	f.Add([]byte("kind: request\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := Parse("fuzz", data)
+		if err != nil {
+			return
+		}
+		if !bytes.HasSuffix(data, v.Body) {
+			t.Fatalf("body %q is not the end of the file", v.Body)
+		}
+	})
+}
