@@ -160,22 +160,44 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 		r.Status = Valid
 		return r, nil
 	}
+	return r, r.GraceFrom(opts.MismatchSince, now)
+}
+
+// GraceFrom judges a hardware mismatch again as if the machine had first
+// been seen not matching at since (zero: never), at time now: grace while
+// the match is partial and the grace period runs, invalid otherwise. It
+// applies only to a result whose signature, dates and product passed and
+// whose hardware did not match (it returns r.Err unchanged otherwise), so
+// that the store can settle when a drift began without verifying the
+// signature a second time.
+func (r *Result) GraceFrom(since, now time.Time) error {
+	if r.License == nil || r.Match == nil || r.Match.Pass ||
+		(r.Status == Invalid && r.Reason != ReasonHardwareMismatch && r.Reason != ReasonGraceExpired) {
+		return r.Err
+	}
+	l, m := r.License, r.Match
+	fail := func(reason Reason, err error) error {
+		r.Status, r.Reason = Invalid, reason
+		r.Err = &VerifyError{Reason: reason, Err: err}
+		return r.Err
+	}
 	var mismatch error
-	if len(r.Match.RequiredUnmatched) > 0 {
-		mismatch = fmt.Errorf("this machine does not match the licensed hardware: required factor %s did not match", r.Match.RequiredUnmatched[0])
+	if len(m.RequiredUnmatched) > 0 {
+		mismatch = fmt.Errorf("this machine does not match the licensed hardware: required factor %s did not match", m.RequiredUnmatched[0])
 	} else {
 		mismatch = fmt.Errorf("this machine does not match the licensed hardware (score %d of %d, %d needed)",
-			r.Match.Score, r.Match.Total, r.Match.PassScore())
+			m.Score, m.Total, m.PassScore())
 	}
-	if opts.MismatchSince.IsZero() || !r.Match.Partial {
+	r.GraceUntil = time.Time{}
+	if since.IsZero() || !m.Partial {
 		return fail(ReasonHardwareMismatch, mismatch)
 	}
-	r.GraceUntil = opts.MismatchSince.Add(l.Grace())
+	r.GraceUntil = since.Add(l.Grace())
 	if !now.Before(r.GraceUntil) {
 		return fail(ReasonGraceExpired, fmt.Errorf("%v; the %d-day grace period ended at %s", mismatch, l.GraceDays, formatTime(r.GraceUntil)))
 	}
-	r.Status, r.Reason = Grace, ReasonHardwareGrace
-	return r, nil
+	r.Status, r.Reason, r.Err = Grace, ReasonHardwareGrace, nil
+	return nil
 }
 
 // ParseLicense parses and authenticates a license without judging dates

@@ -186,9 +186,7 @@ func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Ti
 				since = s.realNow().UTC()
 			}
 		}
-		// Verify again with the grace period's start.
-		o.MismatchSince = since
-		res, err = olr.Verify(lic, trust, fp, now, &o)
+		err = res.GraceFrom(since, now)
 		if record && st.MismatchSince.IsZero() && res.Status == olr.Grace {
 			st.MismatchSince = since
 		}
