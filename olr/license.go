@@ -207,7 +207,7 @@ func (l *License) encodeBody() []byte {
 	w("licensee", l.Licensee)
 	w("type", string(l.Type))
 	for _, m := range l.Modules {
-		w("module", m.Name+" "+formatQuota(m.Quota))
+		w("module", m.Name+" "+m.QuotaText())
 	}
 	for _, lang := range l.Languages {
 		w("language", lang)
@@ -232,11 +232,12 @@ func (l *License) encodeBody() []byte {
 	return b.Bytes()
 }
 
-func formatQuota(q int64) string {
-	if q == Unlimited {
+// QuotaText is the quota as licenses write it: a number or "unlimited".
+func (m Module) QuotaText() string {
+	if m.Quota == Unlimited {
 		return "unlimited"
 	}
-	return strconv.FormatInt(q, 10)
+	return strconv.FormatInt(m.Quota, 10)
 }
 
 // A FormatError reports a malformed file: where, and what. Wrapped in a

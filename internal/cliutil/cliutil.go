@@ -5,6 +5,7 @@ package cliutil
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -233,4 +234,12 @@ func lowerUsage(msg string) string {
 		return "missing required flag " + names[0]
 	}
 	return "missing required flags " + strings.Join(names, ", ")
+}
+
+// PrintJSON writes v to standard output as indented JSON: the --json form
+// of both tools.
+func PrintJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

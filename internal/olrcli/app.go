@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ const trustFile = "trust.olr"
 func loadTrust(c *cli.Context, st *store.Store) (*olr.Trust, []byte, error) {
 	path := c.String("trust")
 	if path == "" {
-		path = st.Dir + string(os.PathSeparator) + trustFile
+		path = filepath.Join(st.Dir, trustFile)
 		if _, err := os.Stat(path); err != nil {
 			return nil, nil, cliutil.WithHint(errors.New("no trust bundle: give the vendor's with --trust FILE"), cliutil.ExitUsage,
 				"the vendor's keygen wrote it as vendor.key.trust")

@@ -2,7 +2,6 @@ package olrcli
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr"
@@ -34,7 +34,7 @@ func fingerprintCommand() *cli.Command {
 			}
 			t := tpmDetailsOf(tc)
 			if c.Bool("json") {
-				return printJSON(savedFingerprint{Fingerprint: *fp, TPM: t})
+				return cliutil.PrintJSON(savedFingerprint{Fingerprint: *fp, TPM: t})
 			}
 			printFingerprint(os.Stdout, fp, t)
 			return nil
@@ -77,7 +77,7 @@ func requestCommand() *cli.Command {
 				return cliutil.Usagef("cannot encrypt the request: %v", err)
 			}
 			out := c.String("output")
-			if c.Bool("binary") && out == "-" && isTerminal(os.Stdout) {
+			if c.Bool("binary") && out == "-" && term.IsTerminal(int(os.Stdout.Fd())) {
 				return cliutil.Usagef("refusing to write binary output to a terminal; drop --binary or use -o FILE")
 			}
 			if err := cliutil.WriteOutput(out, data, 0o644); err != nil {
@@ -148,7 +148,7 @@ func importCommand() *cli.Command {
 			res, err := st.Install(lic, trust, fp, time.Now(), &olr.VerifyOptions{Product: c.String("product")})
 			if err != nil {
 				if c.Bool("json") {
-					printJSON(resultJSON(res, nil))
+					cliutil.PrintJSON(resultJSON(res, nil))
 				} else {
 					printResult(os.Stdout, res, false)
 				}
@@ -160,7 +160,7 @@ func importCommand() *cli.Command {
 				}
 			}
 			if c.Bool("json") {
-				return printJSON(resultJSON(res, nil))
+				return cliutil.PrintJSON(resultJSON(res, nil))
 			}
 			printResult(os.Stdout, res, false)
 			fmt.Fprintf(os.Stderr, "olr: installed license %s in %s\n", res.License.ID, st.Dir)
@@ -281,13 +281,13 @@ func runVerify(c *cli.Context, isVerify bool) error {
 		path = filepath.Join(st.Dir, store.LicenseFile)
 		if res.Reason == olr.ReasonNotInstalled {
 			if c.Bool("json") {
-				printJSON(resultJSON(res, nil))
+				cliutil.PrintJSON(resultJSON(res, nil))
 			}
 			return cliutil.WithHint(err, cliutil.ExitRefused, "install one with olr import license.olr")
 		}
 	}
 	if c.Bool("json") {
-		printJSON(resultJSON(res, state))
+		cliutil.PrintJSON(resultJSON(res, state))
 	} else {
 		printResult(os.Stdout, res, !isVerify || c.Bool("explain"))
 		if state != nil && !isVerify {
@@ -303,17 +303,6 @@ func runVerify(c *cli.Context, isVerify bool) error {
 			res.GraceUntil.Format(time.RFC3339))
 	}
 	return nil
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // hostnameOf names the machine a request is for: under --root, the image's

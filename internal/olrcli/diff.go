@@ -43,7 +43,7 @@ func diffCommand() *cli.Command {
 			}
 			r := base.binding.Match(now)
 			if c.Bool("json") {
-				return printJSON(struct {
+				return cliutil.PrintJSON(struct {
 					*fingerprint.Report
 					Remedy []fingerprint.KindResult `json:"remedy,omitempty"`
 				}{r, r.Remedy()})

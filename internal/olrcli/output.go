@@ -81,13 +81,6 @@ func printFingerprint(w io.Writer, fp *fingerprint.Fingerprint, t *tpmDetails) {
 	}
 }
 
-func formatQuota(q int64) string {
-	if q == olr.Unlimited {
-		return "unlimited"
-	}
-	return fmt.Sprint(q)
-}
-
 // lastDay shows the end of a period as the vendor sold it: a period that
 // ends at midnight UTC is shown as its last day ("2027-12-31, last day"),
 // which is the date on the receipt; any other end as a time.
@@ -100,13 +93,6 @@ func lastDay(end time.Time) string {
 		return end.AddDate(0, 0, -1).Format(time.DateOnly) + " (the last day, UTC)"
 	}
 	return "before " + end.Format(time.RFC3339)
-}
-
-func optTime(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return t.Format(time.RFC3339)
 }
 
 // printResult shows a verification result; explain adds every factor.
@@ -133,7 +119,7 @@ func printResult(w io.Writer, r *olr.Result, explain bool) {
 		}
 		var mods []string
 		for _, m := range l.Modules {
-			mods = append(mods, m.Name+" "+formatQuota(m.Quota))
+			mods = append(mods, m.Name+" "+m.QuotaText())
 		}
 		fmt.Fprintf(w, "modules:     %s\n", orNone(strings.Join(mods, ", ")))
 		fmt.Fprintf(w, "languages:   %s\n", orNone(strings.Join(l.Languages, ", ")))
@@ -264,7 +250,7 @@ func resultJSON(r *olr.Result, st *store.State) *jsonResult {
 			jl.Maintenance = &l.Maintenance
 		}
 		for _, m := range l.Modules {
-			jl.Modules[m.Name] = formatQuota(m.Quota)
+			jl.Modules[m.Name] = m.QuotaText()
 		}
 		if jl.Languages == nil {
 			jl.Languages = []string{}

@@ -2,7 +2,6 @@ package signcli
 
 import (
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -150,7 +149,7 @@ func keysCommand() *cli.Command {
 						return err
 					}
 					if c.Bool("json") {
-						return printJSON(rows)
+						return cliutil.PrintJSON(rows)
 					}
 					tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "KEY\tLICENSEE\tTYPE\tPRODUCT\tACTIVATION")
@@ -208,7 +207,7 @@ func keysCommand() *cli.Command {
 						for i := range out.Licenses {
 							out.Licenses[i].File = nil
 						}
-						return printJSON(out)
+						return cliutil.PrintJSON(out)
 					}
 					k := out.Key
 					fmt.Printf("key:         %s\nlicensee:    %s\ntype:        %s\nproduct:     %s\n", k.Key, k.Licensee, k.Type, k.Product)
@@ -342,12 +341,6 @@ func crlCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func sorted(s []string) []string {
