@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/fingerprint/host"
 	"github.com/olr-dev/olr/olr"
 )
@@ -86,23 +87,7 @@ func TestTamperEveryByteCLI(t *testing.T) {
 // -short only every 16th position is swept.
 func TestTamperEveryByteInProcess(t *testing.T) {
 	t.Parallel()
-	a := newActivation(t, "baremetal", "")
-	lic, err := os.ReadFile(a.License)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trustData, err := os.ReadFile(a.Key + ".trust")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := olr.ParseTrust(trustData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, err := host.Collect(context.Background(), host.Options{Root: a.Root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lic, trust, fp := inProcessActivation(t)
 	now := time.Now()
 	opts := &olr.VerifyOptions{Product: "backup-server"}
 	if res, err := olr.Verify(lic, trust, fp, now, opts); err != nil || res.Status != olr.Valid {
@@ -174,23 +159,7 @@ func lineOf(b []byte, i int) int { return bytes.Count(b[:i], []byte("\n")) + 1 }
 // around the armor it must equal the original.
 func TestTamperInsertDeleteInProcess(t *testing.T) {
 	t.Parallel()
-	a := newActivation(t, "baremetal", "")
-	lic, err := os.ReadFile(a.License)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trustData, err := os.ReadFile(a.Key + ".trust")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := olr.ParseTrust(trustData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, err := host.Collect(context.Background(), host.Options{Root: a.Root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lic, trust, fp := inProcessActivation(t)
 	now := time.Now()
 	opts := &olr.VerifyOptions{Product: "backup-server"}
 	normal := func(b []byte) []byte {
@@ -220,4 +189,28 @@ func TestTamperInsertDeleteInProcess(t *testing.T) {
 		}
 	}
 	t.Logf("%d variants, %d verified (copy-and-paste variants of the same license)", tried, accepted)
+}
+
+// inProcessActivation makes a license for the bare-metal fixture through
+// the binaries and returns it with the vendor's trust bundle and the
+// fixture's fingerprint, for sweeps through olr.Verify.
+func inProcessActivation(t *testing.T) ([]byte, *olr.Trust, *fingerprint.Fingerprint) {
+	a := newActivation(t, "baremetal", "")
+	lic, err := os.ReadFile(a.License)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustData, err := os.ReadFile(a.Key + ".trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := olr.ParseTrust(trustData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := host.Collect(context.Background(), host.Options{Root: a.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lic, trust, fp
 }
