@@ -19,6 +19,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
 )
 
@@ -166,24 +167,11 @@ func WriteKeys(path string, k *Keys, passphrase string) error {
 }
 
 func writeExclusive(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	err := safefile.CreateExclusive(path, data, perm)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s already exists; refusing to overwrite a key", path)
 	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 // checkPrivate refuses a secret key file that group or others may read,

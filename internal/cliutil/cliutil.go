@@ -15,9 +15,8 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/urfave/cli/v2"
-
-	"github.com/olr-dev/olr/olr/store"
 )
 
 // Exit codes shared by both tools.
@@ -180,7 +179,7 @@ func WriteOutput(path string, data []byte, perm os.FileMode) error {
 		_, err := os.Stdout.Write(data)
 		return err
 	}
-	if err := store.WriteFileAtomic(path, data, perm); err != nil {
+	if err := safefile.WriteFile(path, data, perm); err != nil {
 		return Usagef("cannot write %s: %v", path, unwrapPathError(err))
 	}
 	return nil

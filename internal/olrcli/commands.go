@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 )
@@ -155,7 +156,7 @@ func importCommand() *cli.Command {
 				return verifyExit(path, res, err)
 			}
 			if c.IsSet("trust") {
-				if err := store.WriteFileAtomic(filepath.Join(st.Dir, trustFile), trustData, 0o644); err != nil {
+				if err := safefile.Replace(filepath.Join(st.Dir, trustFile), trustData, 0o644); err != nil {
 					return cliutil.Usagef("license installed, but saving the trust bundle failed: %v", err)
 				}
 			}

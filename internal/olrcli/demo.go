@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 	"github.com/olr-dev/olr/signer"
@@ -75,7 +76,7 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	reqPath := filepath.Join(dir, "req.olr")
-	if err := store.WriteFileAtomic(reqPath, reqData, 0o644); err != nil {
+	if err := safefile.WriteFile(reqPath, reqData, 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s: %d bytes, request %s\n", reqPath, len(reqData), req.ID)
@@ -109,7 +110,7 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	licPath := filepath.Join(dir, "license.olr")
-	if err := store.WriteFileAtomic(licPath, licData, 0o644); err != nil {
+	if err := safefile.WriteFile(licPath, licData, 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s: %d bytes, license %s bound to %d hashed factors\n", licPath, len(licData), lic.ID, len(lic.Binding.Factors))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
 )
 
@@ -131,7 +132,7 @@ func (s *Store) Install(license []byte, trust *olr.Trust, fp *fingerprint.Finger
 	// The license goes first: a crash between the two writes leaves the
 	// new license with the old state, which Check repairs because the
 	// license IDs differ.
-	if err := WriteFileAtomic(filepath.Join(s.Dir, LicenseFile), license, 0o644); err != nil {
+	if err := safefile.Replace(filepath.Join(s.Dir, LicenseFile), license, 0o644); err != nil {
 		return res, err
 	}
 	if err := s.saveState(st); err != nil {
@@ -243,7 +244,7 @@ func (s *Store) InstallRevocations(data []byte, trust *olr.Trust) (*olr.Revocati
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	return c, WriteFileAtomic(filepath.Join(s.Dir, RevocationsFile), data, 0o644)
+	return c, safefile.Replace(filepath.Join(s.Dir, RevocationsFile), data, 0o644)
 }
 
 // invalid is the result of a check that could not get as far as Verify.
@@ -270,41 +271,5 @@ func (s *Store) saveState(st *State) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(s.Dir, StateFile), append(data, '\n'), 0o600)
-}
-
-// WriteFileAtomic writes data to path through a synced temporary file in
-// the same directory renamed into place, so readers see the old or the new
-// content and a crash leaves no partial file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the rename durable where the OS allows it
-		d.Close()
-	}
-	return nil
+	return safefile.Replace(filepath.Join(s.Dir, StateFile), append(data, '\n'), 0o600)
 }

@@ -122,27 +122,6 @@ func TestCheckNotInstalledAndCorrupt(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "f")
-	if err := store.WriteFileAtomic(p, []byte("one"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.WriteFileAtomic(p, []byte("two"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Fatalf("left %d files", len(ents))
-	}
-	if b, _ := os.ReadFile(p); string(b) != "two" {
-		t.Fatalf("content %q", b)
-	}
-	if err := store.WriteFileAtomic(filepath.Join(dir, "missing", "f"), nil, 0o600); err == nil {
-		t.Fatal("write into a missing directory succeeded")
-	}
-}
-
 func TestRevocations(t *testing.T) {
 	st, trust, fp, lic, now := setup(t)
 	key := olrtest.Key("vendor")
