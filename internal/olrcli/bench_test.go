@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -32,8 +31,10 @@ func olrBinary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
 		gocmd, err := exec.LookPath("go")
+		// go test puts its own go command first on PATH.
 		if err != nil {
-			gocmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+			buildErr = err
+			return
 		}
 		if binDir, buildErr = os.MkdirTemp("", "olrcli-test-"); buildErr != nil {
 			return
