@@ -132,11 +132,15 @@ func (r *Request) Marshal() ([]byte, error) {
 // recipients. With armored set the output is ASCII armor that survives
 // copy and paste; either form opens with the stock age CLI.
 func EncryptRequest(r *Request, recipients []age.Recipient, armored bool) ([]byte, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
 	plain, err := r.Marshal()
 	if err != nil {
+		return nil, err
+	}
+	return encryptRequest(r, plain, recipients, armored)
+}
+
+func encryptRequest(r *Request, plain []byte, recipients []age.Recipient, armored bool) ([]byte, error) {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
@@ -225,6 +229,9 @@ func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 	}
 	if len(plain) > MaxRequestSize {
 		return nil, requestErr(RequestMalformed, "malformed request: decrypted request is larger than %d bytes", MaxRequestSize)
+	}
+	if plain, err = decompressRequest(plain); err != nil {
+		return nil, requestErr(RequestMalformed, "malformed request: %v", err)
 	}
 	return ParseRequest(plain)
 }
