@@ -2,6 +2,7 @@ package clitest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"os"
@@ -129,6 +130,16 @@ func TestRequestOpensWithAge(t *testing.T) {
 
 func checkRequestJSON(t *testing.T, plain []byte) {
 	t.Helper()
+	// olr compresses the JSON with gzip (SPEC.md: age -d ... | gunzip).
+	if bytes.HasPrefix(plain, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(bytes.NewReader(plain))
+		if err != nil {
+			t.Fatalf("gunzip of the request: %v", err)
+		}
+		if plain, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("gunzip of the request: %v", err)
+		}
+	}
 	var req struct {
 		Format      string `json:"format"`
 		Licensee    string `json:"licensee"`

@@ -55,7 +55,7 @@ func requestCommand() *cli.Command {
 			productFlag,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "req.olr", Usage: "write the request to `FILE` (- for standard output)"},
 			&cli.BoolFlag{Name: "binary", Usage: "write a binary age file instead of ASCII armor"},
-			tpmFlag, rootFlag,
+			qrFlag, tpmFlag, rootFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -73,11 +73,20 @@ func requestCommand() *cli.Command {
 			if err != nil {
 				return cliutil.Usagef("%v", err)
 			}
-			data, err := olr.EncryptRequest(req, recipients, !c.Bool("binary"))
+			data, err := olr.EncryptRequestCompressed(req, recipients, false)
 			if err != nil {
 				return cliutil.Usagef("cannot encrypt the request: %v", err)
 			}
+			bin := data
+			if !c.Bool("binary") {
+				if data, err = armored(bin); err != nil {
+					return err
+				}
+			}
 			out := c.String("output")
+			if c.Bool("qr") && out == "-" {
+				return cliutil.Usagef("--qr prints to standard output: write the request to a file with -o FILE")
+			}
 			if c.Bool("binary") && out == "-" && term.IsTerminal(int(os.Stdout.Fd())) {
 				return cliutil.Usagef("refusing to write binary output to a terminal; drop --binary or use -o FILE")
 			}
@@ -86,6 +95,9 @@ func requestCommand() *cli.Command {
 			}
 			if out != "-" {
 				fmt.Fprintf(os.Stderr, "olr: wrote %s (request %s, %d factors); send it to the vendor\n", out, req.ID, len(fp.Factors))
+			}
+			if c.Bool("qr") {
+				return printQR(os.Stdout, bin, req.ID)
 			}
 			return nil
 		},
