@@ -28,4 +28,7 @@ const (
 	maxNote  = 512
 	// maxGraceDays bounds the grace period a license may grant.
 	maxGraceDays = 365
+	// maxTPMBlob bounds a license's wrapped TPM key: about 240 bytes for
+	// an ECC endorsement key, 430 for an RSA one.
+	maxTPMBlob = 2048
 )

@@ -42,6 +42,8 @@ const (
 	ReasonHardwareGrace     Reason = "hardware-changed"   // reason attached to a Grace status
 	ReasonNotInstalled      Reason = "not-installed"      // no license is installed
 	ReasonFingerprintFailed Reason = "fingerprint-failed" // the machine's fingerprint could not be read
+	ReasonTPMUnavailable    Reason = "tpm-unavailable"    // the license is TPM-bound and no TPM answered
+	ReasonTPMMismatch       Reason = "tpm-mismatch"       // a TPM answered, but it is not the licensed TPM
 )
 
 // Reasons lists every reason, for documentation and tests.
@@ -50,6 +52,7 @@ var Reasons = []Reason{
 	ReasonKeyNotValid, ReasonWrongProduct, ReasonNotYetValid, ReasonExpired,
 	ReasonHardwareMismatch, ReasonGraceExpired, ReasonRevoked, ReasonClockRollback,
 	ReasonHardwareGrace, ReasonNotInstalled, ReasonFingerprintFailed,
+	ReasonTPMUnavailable, ReasonTPMMismatch,
 }
 
 // VerifyError is the error of a license that is not usable.
