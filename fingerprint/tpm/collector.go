@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-tpm/tpm2/transport"
+
 	"github.com/olr-dev/olr/fingerprint"
 )
 
@@ -17,9 +19,16 @@ type Collector struct {
 	// [DefaultTimeout]. A stuck TPM then fails on its own instead of using
 	// up the time of the whole fingerprint.
 	Timeout time.Duration
+	// Hold keeps the TPM open and the endorsement key loaded after
+	// Collect, so that [Collector.Prover] proves a TPM-bound license
+	// without opening the TPM and making the EK again (on a real TPM the
+	// EK costs the most). [Collector.Close] releases them.
+	Hold bool
 
-	mu   sync.Mutex
-	info *Info
+	mu     sync.Mutex
+	info   *Info
+	held   transport.TPMCloser
+	prover *Prover
 }
 
 var _ fingerprint.Collector = (*Collector)(nil)
@@ -35,10 +44,7 @@ func (c *Collector) Name() string { return "tpm" }
 // [fingerprint.KindTPMEK] factor. Without a TPM it adds a note and returns
 // nil. Opening and reading take at most [Collector.Timeout] each.
 func (c *Collector) Collect(ctx context.Context, fp *fingerprint.Fingerprint) error {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := c.timeout()
 	octx, cancel := context.WithTimeout(ctx, timeout)
 	t, source, err := OpenContext(octx, c.spec)
 	cancel()
@@ -49,15 +55,35 @@ func (c *Collector) Collect(ctx context.Context, fp *fingerprint.Fingerprint) er
 	if err != nil {
 		return err
 	}
-	defer t.Close()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	info, err := Read(rctx, t)
+	var info *Info
+	var ek *loadedEK
+	if c.Hold {
+		err = bounded(rctx, t, "reading TPM", func(bt transport.TPM) error {
+			var err error
+			info, ek, err = readHolding(bt)
+			return err
+		})
+		if info != nil {
+			info.Source = source
+		}
+	} else {
+		info, err = Read(rctx, t)
+	}
 	if err != nil {
+		t.Close()
 		return err
 	}
 	c.mu.Lock()
 	c.info = info
+	if c.Hold {
+		c.release()
+		c.held = t
+		c.prover = &Prover{spec: c.spec, timeout: timeout, t: t, eks: map[string]*loadedEK{ek.kind.Name: ek}}
+	} else {
+		t.Close()
+	}
 	c.mu.Unlock()
 	fp.Add(fingerprint.KindTPMEK, info.EKName, "tpm:"+source+" ("+info.EKAlgorithm+" EK)", false)
 	if simulated(source) {
@@ -66,10 +92,58 @@ func (c *Collector) Collect(ctx context.Context, fp *fingerprint.Fingerprint) er
 	return nil
 }
 
+func (c *Collector) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
 // Info returns what the last successful [Collector.Collect] read from the
 // TPM (manufacturer, firmware, EK certificate), for audits; nil before.
 func (c *Collector) Info() *Info {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.info
+}
+
+// Prover returns the prover of TPM-bound licenses for this collector's
+// TPM. After a Collect with Hold it shares the open TPM and its EK;
+// otherwise it opens the TPM for each proof. Without a TPM its proofs
+// fail as unavailable. It is never nil.
+func (c *Collector) Prover() *Prover {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prover != nil {
+		return c.prover
+	}
+	return NewProver(c.spec, c.timeout())
+}
+
+// Close flushes the EKs a Hold collector keeps loaded and closes its TPM.
+// Its prover then opens the TPM for each proof. Close is safe to call
+// more than once, and without Hold.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.release()
+}
+
+func (c *Collector) release() error {
+	if c.held == nil {
+		return nil
+	}
+	p, t := c.prover, c.held
+	c.prover, c.held = nil, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout())
+	defer cancel()
+	err := bounded(ctx, t, "releasing the TPM", p.releaseEKs)
+	// A proof still holding this prover opens the TPM itself from now on.
+	p.t = nil
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

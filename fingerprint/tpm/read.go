@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/olr-dev/olr/fingerprint/tpm/binding"
 )
 
 // simSource is the source description of the in-process simulator.
@@ -17,8 +19,8 @@ const simSource = "sim"
 
 // EK algorithms, as reported in [Info.EKAlgorithm].
 const (
-	AlgECCP256 = "ecc-p256"
-	AlgRSA2048 = "rsa-2048"
+	AlgECCP256 = binding.KindECCP256
+	AlgRSA2048 = binding.KindRSA2048
 )
 
 // NV indices of the manufacturer's EK certificates (TCG EK Credential
@@ -60,6 +62,8 @@ type Info struct {
 // Profile template L-2) when the TPM supports that curve, else from the
 // RSA-2048 template (L-1), under the endorsement hierarchy with empty
 // authorization, as tpm2_createek does; its handle is flushed afterwards.
+// A TPM whose manufacturer keeps an EK nonce or template in NV gets the
+// EK made from those, the one its certificate is for.
 //
 // Read takes until the deadline of ctx, or [DefaultTimeout] when ctx has
 // none; a TPM that does not answer in time gives a [*TimeoutError]. A
@@ -88,30 +92,44 @@ func Read(ctx context.Context, t transport.TPM) (*Info, error) {
 }
 
 func read(t transport.TPM) (*Info, error) {
+	info, ek, err := readHolding(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := ek.flush(t); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// readHolding is read, leaving the EK loaded for a proof to use.
+func readHolding(t transport.TPM) (*Info, *loadedEK, error) {
 	info := &Info{}
 	if err := readProperties(t, info); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The algorithm follows from what the TPM supports, never from an
 	// error on the way: a transient failure must not turn a machine's
 	// ECC EK into an RSA one, which would look like a new TPM.
 	ecc, err := hasP256(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	template, certIndex := tpm2.RSAEKTemplate, uint32(nvRSAEKCert)
-	info.EKAlgorithm = AlgRSA2048
+	kind, _ := binding.KindNamed(binding.KindRSA2048)
 	if ecc {
-		template, certIndex = tpm2.ECCEKTemplate, nvECCEKCert
-		info.EKAlgorithm = AlgECCP256
+		kind, _ = binding.KindNamed(binding.KindECCP256)
 	}
-	if info.EKName, err = readEK(t, template); err != nil {
-		return nil, err
+	info.EKAlgorithm = kind.Name
+	ek, err := createEK(t, kind)
+	if err != nil {
+		return nil, nil, err
 	}
-	if info.EKCertPresent, err = nvDefined(t, certIndex); err != nil {
-		return nil, err
+	info.EKName = ek.hexName()
+	if info.EKCertPresent, err = nvDefined(t, kind.CertIndex); err != nil {
+		ek.flush(t)
+		return nil, nil, err
 	}
-	return info, nil
+	return info, ek, nil
 }
 
 // readProperties fills in the manufacturer and firmware version.
@@ -189,34 +207,16 @@ func hasP256(t transport.TPM) (bool, error) {
 	return false, nil
 }
 
-// readEK creates the primary key of template under the endorsement
-// hierarchy, flushes it and returns its Name in hex.
-func readEK(t transport.TPM, template tpm2.TPMTPublic) (string, error) {
-	kind := "RSA"
-	if template.Type == tpm2.TPMAlgECC {
-		kind = "ECC"
-	}
-	rsp, err := tpm2.CreatePrimary{
-		PrimaryHandle: tpm2.AuthHandle{
-			Handle: tpm2.TPMRHEndorsement,
-			Auth:   tpm2.PasswordAuth(nil),
-		},
-		InPublic: tpm2.New2B(template),
-	}.Execute(t)
-	if err != nil {
-		return "", fmt.Errorf("creating the %s endorsement key: %w%s", kind, err, createHint(err))
-	}
-	name, err := checkName(rsp, template)
-	// Flush even when the answer is refused: transient slots are few, and
-	// outside the kernel resource manager nothing else frees them.
-	_, ferr := tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(t)
+// readEK creates the EK of kind, flushes it and returns its Name in hex.
+func readEK(t transport.TPM, kind binding.Kind) (string, error) {
+	ek, err := createEK(t, kind)
 	if err != nil {
 		return "", err
 	}
-	if ferr != nil {
-		return "", fmt.Errorf("flushing the endorsement key: %w", ferr)
+	if err := ek.flush(t); err != nil {
+		return "", err
 	}
-	return name, nil
+	return ek.hexName(), nil
 }
 
 func createHint(err error) string {

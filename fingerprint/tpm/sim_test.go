@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/fingerprint/tpm/binding"
 )
 
 // openSim opens the in-process simulator for the length of a test.
@@ -97,19 +98,19 @@ func TestSimulatorSeedFixed(t *testing.T) {
 
 func TestReadEKRSA(t *testing.T) {
 	tpm := openSimT(t)
-	rsa, err := readEK(tpm, tpm2.RSAEKTemplate)
+	rsa, err := readEK(tpm, binding.Kinds[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkNameHex(t, rsa)
-	ecc, err := readEK(tpm, tpm2.ECCEKTemplate)
+	ecc, err := readEK(tpm, binding.Kinds[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rsa == ecc {
 		t.Error("RSA and ECC EKs have the same Name")
 	}
-	again, err := readEK(tpm, tpm2.RSAEKTemplate)
+	again, err := readEK(tpm, binding.Kinds[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestReadEKRSA(t *testing.T) {
 	// readEK flushes: a TPM has few transient slots (the reference code
 	// three), so a leak would fail here.
 	for range 5 {
-		if _, err := readEK(tpm, tpm2.ECCEKTemplate); err != nil {
+		if _, err := readEK(tpm, binding.Kinds[0]); err != nil {
 			t.Fatalf("after repeated reads: %v", err)
 		}
 	}

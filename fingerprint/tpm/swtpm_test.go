@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm/tpm2"
+	"github.com/olr-dev/olr/fingerprint/tpm/binding"
 )
 
 // needTool skips a test when a program is missing, except in CI, which
@@ -153,7 +153,7 @@ func TestSWTPMMatchesTPM2Tools(t *testing.T) {
 		tpm.Close()
 		t.Fatal(err)
 	}
-	rsaName, err := readEK(tpm, tpm2.RSAEKTemplate)
+	rsaName, err := readEK(tpm, binding.Kinds[1])
 	// swtpm serves one client at a time: let go before tpm2-tools.
 	tpm.Close()
 	if err != nil {
