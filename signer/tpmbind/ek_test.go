@@ -194,3 +194,18 @@ func TestParseRoots(t *testing.T) {
 		t.Errorf("%d roots, want 1 (the intermediate is not a root)", r.Count)
 	}
 }
+
+func TestSoftwareTPM(t *testing.T) {
+	for _, c := range []struct {
+		manufacturer string
+		soft         bool
+	}{{"IBM", true}, {"MSFT", true}, {"GOOG", true}, {"IFX", false}, {"NTC", false}, {"STM", false}, {"", false}} {
+		if got := SoftwareTPM(c.manufacturer, nil); (got != "") != c.soft {
+			t.Errorf("%q: %q", c.manufacturer, got)
+		}
+	}
+	swtpmCert := &x509.Certificate{Issuer: pkix.Name{CommonName: "swtpm-localca"}}
+	if SoftwareTPM("IFX", swtpmCert) == "" {
+		t.Error("a certificate from swtpm's local CA not flagged")
+	}
+}

@@ -1,0 +1,34 @@
+package tpmbind
+
+import (
+	"crypto/x509"
+	"strings"
+)
+
+// virtualVendors are TPM manufacturer IDs (TPM_PT_MANUFACTURER) of
+// software and virtual TPMs, with what they are.
+var virtualVendors = map[string]string{
+	"IBM":  "swtpm/libtpms, the software TPM of QEMU and libvirt",
+	"MSFT": "Microsoft's reference simulator or a Hyper-V/Azure vTPM (or a Pluton firmware TPM)",
+	"GOOG": "a Google Cloud vTPM",
+	"AMZN": "an AWS NitroTPM",
+	"VMW":  "a VMware vTPM",
+	"XEN":  "a Xen vTPM",
+}
+
+// SoftwareTPM says why a TPM looks software or virtual, or "" when nothing
+// says so: its manufacturer ID, or an EK certificate from swtpm's local
+// CA. A virtual TPM's state can be copied with its VM, so each copy proves
+// the binding; the vendor decides whether to bind to one.
+func SoftwareTPM(manufacturer string, cert *x509.Certificate) string {
+	if what, ok := virtualVendors[strings.TrimSpace(manufacturer)]; ok {
+		return "manufacturer " + manufacturer + ": " + what
+	}
+	if cert != nil {
+		issuer := strings.ToLower(cert.Issuer.String())
+		if strings.Contains(issuer, "swtpm") {
+			return "EK certificate from " + cert.Issuer.String() + " (swtpm's local CA)"
+		}
+	}
+	return ""
+}
