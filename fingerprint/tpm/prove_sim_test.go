@@ -3,8 +3,10 @@
 package tpm
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -293,4 +295,145 @@ func TestProveUnavailable(t *testing.T) {
 	p := &Prover{t: newConn("slow", foreignLink{slow}), timeout: 100 * time.Millisecond}
 	_, err := b.Prove(context.Background(), p, testLicenseID, nil)
 	wantReason(t, err, olr.ReasonTPMUnavailable)
+}
+
+// defineNV makes an NV index holding data, written in chunks the TPM
+// accepts, as a manufacturer provisions certificates.
+func defineNV(t *testing.T, tpm transport.TPM, index uint32, data []byte) {
+	t.Helper()
+	def := tpm2.NVDefineSpace{
+		AuthHandle: tpm2.TPMRHOwner,
+		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
+			NVIndex: tpm2.TPMHandle(index), NameAlg: tpm2.TPMAlgSHA256,
+			Attributes: tpm2.TPMANV{OwnerWrite: true, AuthWrite: true, OwnerRead: true, AuthRead: true, NoDA: true, NT: tpm2.TPMNTOrdinary},
+			DataSize:   uint16(len(data)),
+		}),
+	}
+	if _, err := def.Execute(tpm); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := def.PublicInfo.Contents()
+	name, _ := tpm2.NVName(pub)
+	for off := 0; off < len(data); off += 512 {
+		end := min(off+512, len(data))
+		if _, err := (tpm2.NVWrite{
+			AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+			NVIndex:    tpm2.NamedHandle{Handle: tpm2.TPMHandle(index), Name: *name},
+			Data:       tpm2.TPM2BMaxNVBuffer{Buffer: data[off:end]},
+			Offset:     uint16(off),
+		}).Execute(tpm); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Certificates in NV are read whole (in chunks) and trimmed of the NV
+// area's padding; the chain range is read in index order.
+func TestReadEndorsementCertificates(t *testing.T) {
+	tpm := openSimT(t)
+	der := func(n int, fill byte) []byte {
+		b := append([]byte{0x30, 0x82, byte(n >> 8), byte(n)}, bytes.Repeat([]byte{fill}, n)...)
+		return b
+	}
+	eccCert, chain1, chain2 := der(1300, 0xa1), der(700, 0xb2), der(900, 0xc3)
+	defineNV(t, tpm, 0x01C0000A, append(bytes.Clone(eccCert), bytes.Repeat([]byte{0xff}, 200)...))
+	defineNV(t, tpm, 0x01C00102, append(bytes.Clone(chain2), 0, 0, 0))
+	defineNV(t, tpm, 0x01C00100, chain1)
+	defineNV(t, tpm, 0x01C00104, []byte("not a certificate"))
+	e, err := ReadEndorsement(context.Background(), tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.EKs) != 2 || e.EKs[0].Kind != binding.KindECCP256 || e.EKs[1].Kind != binding.KindRSA2048 {
+		t.Fatalf("EKs %+v", e.EKs)
+	}
+	if !bytes.Equal(e.EKs[0].Cert, eccCert) || e.EKs[1].Cert != nil {
+		t.Errorf("certificates: ECC %d bytes, RSA %d bytes", len(e.EKs[0].Cert), len(e.EKs[1].Cert))
+	}
+	if len(e.Chain) != 2 || !bytes.Equal(e.Chain[0], chain1) || !bytes.Equal(e.Chain[1], chain2) {
+		t.Errorf("chain of %d", len(e.Chain))
+	}
+	if len(e.Notes) != 1 || !strings.Contains(e.Notes[0], "chain certificate at 0x1c00104 left out") {
+		t.Errorf("notes %q", e.Notes)
+	}
+	info, err := Read(context.Background(), tpm)
+	if err != nil || info.EKName != e.EKs[0].Name || !info.EKCertPresent {
+		t.Errorf("the factor's EK %+v, %v", info, err)
+	}
+}
+
+// An endorsement hierarchy with a password olr does not know: the TPM
+// cannot be asked (unavailable), it is not another TPM.
+func TestProveEndorsementPassword(t *testing.T) {
+	tpm := openSimT(t)
+	b := issue(t, tpm, binding.KindECCP256)
+	if _, err := (tpm2.HierarchyChangeAuth{
+		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHEndorsement, Auth: tpm2.PasswordAuth(nil)},
+		NewAuth:    tpm2.TPM2BAuth{Buffer: []byte("secret")},
+	}).Execute(tpm); err != nil {
+		t.Fatal(err)
+	}
+	p := &Prover{t: tpm}
+	_, err := b.Prove(context.Background(), p, testLicenseID, nil)
+	wantReason(t, err, olr.ReasonTPMUnavailable)
+	if !strings.Contains(err.Error(), "password") {
+		t.Errorf("no hint: %v", err)
+	}
+	p.releaseEKs(tpm)
+	if n := transients(t, tpm); n != 0 {
+		t.Errorf("%d transient handles left", n)
+	}
+}
+
+// Even root on the licensed machine cannot move the imported key to
+// another parent or TPM, nor give it a password: the DUP and ADMIN roles
+// need a policy, and its authPolicy is empty.
+func TestImportedKeyCannotLeave(t *testing.T) {
+	tpm := openSimT(t)
+	b := issue(t, tpm, binding.KindECCP256)
+	k, _ := binding.KindNamed(binding.KindECCP256)
+	ek, err := createEK(tpm, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ek.flush(tpm)
+	blob, _, _ := binding.ParseBlob(b.Blob)
+	imp, err := tpm2.Import{
+		ParentHandle: ek.auth(),
+		ObjectPublic: tpm2.BytesAs2B[tpm2.TPMTPublic](blob.Public),
+		Duplicate:    tpm2.TPM2BPrivate{Buffer: blob.Duplicate},
+		InSymSeed:    tpm2.TPM2BEncryptedSecret{Buffer: blob.Seed},
+		Symmetric:    tpm2.TPMTSymDef{Algorithm: tpm2.TPMAlgNull},
+	}.Execute(tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, err := tpm2.Load{ParentHandle: ek.auth(), InPrivate: imp.OutPrivate,
+		InPublic: tpm2.BytesAs2B[tpm2.TPMTPublic](blob.Public)}.Execute(tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tpm2.FlushContext{FlushHandle: ld.ObjectHandle}.Execute(tpm)
+	ccPolicy := func(cc tpm2.TPMCC) tpm2.Session {
+		return tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(tt transport.TPM, s tpm2.TPMISHPolicy, _ tpm2.TPM2BNonce) error {
+			_, err := tpm2.PolicyCommandCode{PolicySession: s, Code: cc}.Execute(tt)
+			return err
+		})
+	}
+	_, err = tpm2.Duplicate{
+		ObjectHandle:    tpm2.AuthHandle{Handle: ld.ObjectHandle, Name: ld.Name, Auth: ccPolicy(tpm2.TPMCCDuplicate)},
+		NewParentHandle: tpm2.TPMRHNull,
+		Symmetric:       tpm2.TPMTSymDef{Algorithm: tpm2.TPMAlgNull},
+	}.Execute(tpm)
+	if !errors.Is(err, tpm2.TPMRCPolicyFail) {
+		t.Errorf("Duplicate: %v, want TPM_RC_POLICY_FAIL", err)
+	}
+	_, err = tpm2.ObjectChangeAuth{
+		ObjectHandle: tpm2.AuthHandle{Handle: ld.ObjectHandle, Name: ld.Name, Auth: ccPolicy(tpm2.TPMCCObjectChangeAuth)},
+		ParentHandle: tpm2.NamedHandle{Handle: ek.handle, Name: ek.name},
+		NewAuth:      tpm2.TPM2BAuth{Buffer: []byte("x")},
+	}.Execute(tpm)
+	if !errors.Is(err, tpm2.TPMRCPolicyFail) {
+		t.Errorf("ObjectChangeAuth: %v, want TPM_RC_POLICY_FAIL", err)
+	}
 }
