@@ -19,7 +19,7 @@ func server() *fingerprint.Fingerprint {
 	fp.Add(fingerprint.KindBoardSerial, "BSN-0042-7781", "dmi", false)
 	fp.Add(fingerprint.KindProductSerial, "PSN-1234", "dmi", false)
 	fp.Add(fingerprint.KindDiskSerial, "S4EWNX0R123456", "nvme0n1", false)
-	fp.Add(fingerprint.KindTPMEK, "000b6b2f1c0e9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", "tpm", false)
+	fp.Add(fingerprint.KindTPMEK, "000b6b2f1c0e9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c", "tpm", false)
 	return fp
 }
 

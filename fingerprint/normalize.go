@@ -37,12 +37,17 @@ var placeholders = []string{
 // Normalize returns the canonical form of a raw value of kind k:
 //   - mac: six lower-case hex octets joined by colons; the all-zero,
 //     broadcast and multicast addresses are refused.
-//   - ip: the canonical textual form; loopback, link-local, multicast and
-//     unspecified addresses are refused.
+//   - ip: the canonical textual form (IPv4-mapped IPv6 addresses as IPv4,
+//     zones dropped); loopback, link-local, multicast, unspecified and the
+//     IPv4 blocks 0.0.0.0/8 and 240.0.0.0/4 are refused.
 //   - machine-id: 32 lower-case hex digits.
 //   - product-uuid: lower-case 8-4-4-4-12 hex; all-zero and all-F refused.
-//   - tpm-ek: lower-case hex of a TPM Name (2-byte algorithm + digest).
+//   - tpm-ek: lower-case hex of a TPM Name with the name algorithm
+//     SHA-256: 000b and a 32-byte digest.
 //   - serials: trimmed of surrounding space; placeholders refused.
+//
+// Every value is trimmed of surrounding white space first and must then
+// be at most 256 bytes without a character [RefusedRune] refuses.
 func Normalize(k Kind, raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
@@ -52,8 +57,8 @@ func Normalize(k Kind, raw string) (string, error) {
 		return "", fmt.Errorf("value longer than %d bytes", maxValueLen)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return "", errors.New("value has control or invalid characters")
+		if RefusedRune(r) {
+			return "", errors.New("value has control, invisible or invalid characters")
 		}
 	}
 	switch k {
@@ -74,10 +79,11 @@ func Normalize(k Kind, raw string) (string, error) {
 		return normalizeUUID(s)
 	case KindTPMEK:
 		s = strings.ToLower(s)
-		// A Name is a 2-byte hash algorithm ID followed by a digest of
-		// at least 20 bytes.
-		if len(s) < 44 || len(s)%2 != 0 || !isHex(s) {
-			return "", errors.New("TPM name is not hex of an algorithm ID and digest")
+		// The EK templates olr reads (TCG default ECC P-256, RSA-2048)
+		// have the name algorithm SHA-256: the Name is TPM_ALG_SHA256
+		// (000b) and a 32-byte digest.
+		if len(s) != 68 || !strings.HasPrefix(s, "000b") || !isHex(s) {
+			return "", errors.New("TPM name is not 000b (SHA-256) followed by a 32-byte digest in hex")
 		}
 		return s, nil
 	case KindProductSerial, KindBoardSerial, KindDiskSerial:
@@ -117,6 +123,11 @@ func normalizeIP(s string) (string, error) {
 		return "", errors.New("link-local address")
 	case a.IsMulticast(), a.IsUnspecified():
 		return "", errors.New("not a unicast address")
+	case a.Is4() && (a.As4()[0] == 0 || a.As4()[0] >= 240):
+		// 0.0.0.0/8 names this host before it has an address;
+		// 240.0.0.0/4 is reserved and holds the limited broadcast
+		// address 255.255.255.255.
+		return "", errors.New("not a unicast address")
 	}
 	return a.String(), nil
 }
@@ -138,7 +149,7 @@ func normalizeUUID(s string) (string, error) {
 }
 
 func isPlaceholder(s string) bool {
-	l := strings.ToLower(s)
+	l := asciiLower(s)
 	// QEMU numbers the disks of every guest QM00001, QM00002, ...
 	if len(l) == 7 && strings.HasPrefix(l, "qm0000") && '0' <= l[6] && l[6] <= '9' {
 		return true
@@ -150,6 +161,61 @@ func isPlaceholder(s string) bool {
 	}
 	compact := strings.NewReplacer("-", "", ":", "", " ", "", ".", "").Replace(l)
 	return compact == "" || allSame(compact)
+}
+
+// asciiLower lower-cases A-Z only, so that the placeholder rule does not
+// depend on a Unicode version's case mappings.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// RefusedRune reports whether r is a character that no factor value, and
+// no text of a license or request, may hold, because a terminal or a web
+// page would act on it or not show it: the control characters (C0, DEL,
+// C1), the line and paragraph separators U+2028 and U+2029, the format
+// characters (general category Cf of Unicode 15.0: bidi controls,
+// zero-width characters, the byte order mark, ...) and U+FFFD, which
+// stands for bytes already lost.
+func RefusedRune(r rune) bool {
+	return r < 0x20 || 0x7f <= r && r <= 0x9f || r == '\u2028' || r == '\u2029' ||
+		r == unicode.ReplacementChar || unicode.Is(formatChars, r)
+}
+
+// formatChars is general category Cf of Unicode 15.0, written out so that
+// the rule does not move with the Unicode version of the Go release.
+var formatChars = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x00ad, Hi: 0x00ad, Stride: 1},
+		{Lo: 0x0600, Hi: 0x0605, Stride: 1},
+		{Lo: 0x061c, Hi: 0x061c, Stride: 1},
+		{Lo: 0x06dd, Hi: 0x06dd, Stride: 1},
+		{Lo: 0x070f, Hi: 0x070f, Stride: 1},
+		{Lo: 0x0890, Hi: 0x0891, Stride: 1},
+		{Lo: 0x08e2, Hi: 0x08e2, Stride: 1},
+		{Lo: 0x180e, Hi: 0x180e, Stride: 1},
+		{Lo: 0x200b, Hi: 0x200f, Stride: 1},
+		{Lo: 0x202a, Hi: 0x202e, Stride: 1},
+		{Lo: 0x2060, Hi: 0x2064, Stride: 1},
+		{Lo: 0x2066, Hi: 0x206f, Stride: 1},
+		{Lo: 0xfeff, Hi: 0xfeff, Stride: 1},
+		{Lo: 0xfff9, Hi: 0xfffb, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x110bd, Hi: 0x110bd, Stride: 1},
+		{Lo: 0x110cd, Hi: 0x110cd, Stride: 1},
+		{Lo: 0x13430, Hi: 0x1343f, Stride: 1},
+		{Lo: 0x1bca0, Hi: 0x1bca3, Stride: 1},
+		{Lo: 0x1d173, Hi: 0x1d17a, Stride: 1},
+		{Lo: 0xe0001, Hi: 0xe0001, Stride: 1},
+		{Lo: 0xe0020, Hi: 0xe007f, Stride: 1},
+	},
+	LatinOffset: 1,
 }
 
 func isHex(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestNormalize(t *testing.T) {
@@ -46,6 +47,13 @@ func TestNormalize(t *testing.T) {
 		{KindIP, "224.0.0.251", "", refused},
 		{KindIP, "ff02::1", "", refused},
 		{KindIP, "0.0.0.0", "", refused},
+		{KindIP, "0.1.2.3", "", refused},
+		{KindIP, "255.255.255.255", "", refused},
+		{KindIP, "240.0.0.1", "", refused},
+		{KindIP, "239.255.255.255", "", refused}, // multicast
+		{KindIP, "223.255.255.255", "223.255.255.255", ok},
+		{KindIP, "1.0.0.0", "1.0.0.0", ok},
+		{KindIP, "::ffff:255.255.255.255", "", refused},
 		{KindIP, "::", "", refused},
 		{KindIP, "192.0.2.10/24", "", refused},
 		{KindIP, "example.com", "", refused},
@@ -88,6 +96,14 @@ func TestNormalize(t *testing.T) {
 		{KindDiskSerial, "unknown", "", placeholder},
 		{KindDiskSerial, "serial\x00", "", refused},
 		{KindDiskSerial, "ab\x1bcd", "", refused},
+		{KindDiskSerial, "WD\u202eTXJ2", "", refused},          // bidi override
+		{KindDiskSerial, "WD\u200bWCC7", "", refused},          // zero-width space
+		{KindDiskSerial, "\ufeffWDWCC7", "", refused},          // byte order mark
+		{KindDiskSerial, "WD\u2028WCC7", "", refused},          // line separator
+		{KindDiskSerial, "WD\u0085WCC7", "", refused},          // C1 control
+		{KindDiskSerial, "WD\ufffdWCC7", "", refused},          // replacement character
+		{KindDiskSerial, "\u00a0WD-WCC7\u3000", "WD-WCC7", ok}, // surrounding white space is trimmed
+		{KindDiskSerial, "\u212ak", "\u212ak", ok},             // KELVIN SIGN is not k: placeholders compare ASCII only
 		{KindDiskSerial, "\xff\xfe", "", refused},
 		{KindDiskSerial, strings.Repeat("A1", 129), "", refused},
 		{KindDiskSerial, strings.Repeat("A1", 128), strings.Repeat("A1", 128), ok},
@@ -96,6 +112,12 @@ func TestNormalize(t *testing.T) {
 		{KindTPMEK, "000B" + strings.Repeat("AB", 32), "000b" + strings.Repeat("ab", 32), ok},
 		{KindTPMEK, "000b" + strings.Repeat("ab", 10), "", refused},
 		{KindTPMEK, "000b" + strings.Repeat("ab", 31) + "a", "", refused},
+		{KindTPMEK, "000b" + strings.Repeat("ab", 33), "", refused}, // digest longer than SHA-256
+		{KindTPMEK, strings.Repeat("ab", 32), "", refused},          // no algorithm ID
+		{KindTPMEK, "000c" + strings.Repeat("ab", 48), "", refused}, // SHA-384: not the EK templates' algorithm
+		{KindTPMEK, "0004" + strings.Repeat("ab", 20), "", refused}, // SHA-1
+		{KindTPMEK, "ffff" + strings.Repeat("ab", 32), "", refused}, // unknown algorithm
+		{KindTPMEK, "000b" + strings.Repeat("ag", 32), "", refused}, // not hex
 
 		// Anything.
 		{KindMAC, "", "", refused},
@@ -164,4 +186,32 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFormatCharsPinned checks the written-out table of format characters
+// against Go's own: it must be exactly category Cf of Unicode 15.0, the
+// version SPEC.md names.
+func TestFormatCharsPinned(t *testing.T) {
+	if unicode.Version != "15.0.0" {
+		t.Skipf("this Go has the Unicode %s tables; the table transcribes Unicode 15.0.0", unicode.Version)
+	}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if unicode.Is(formatChars, r) != unicode.Is(unicode.Cf, r) {
+			t.Errorf("%U: in the table %v, Cf in Unicode 15.0 %v", r, unicode.Is(formatChars, r), unicode.Is(unicode.Cf, r))
+		}
+	}
+}
+
+func TestRefusedRune(t *testing.T) {
+	for _, r := range []rune{0, '\t', '\n', 0x1b, 0x7f, 0x85, 0x9f, 0x2028, 0x2029, 0xfffd,
+		0x200b, 0x200c, 0x200d, 0x200e, 0x202e, 0x2066, 0x2069, 0xfeff, 0xe0041, 0x061c} {
+		if !RefusedRune(r) {
+			t.Errorf("%U is not refused", r)
+		}
+	}
+	for _, r := range []rune{' ', 'a', '~', 0xa0, 0xe9, 0x2014, 0x3000, 0x4e2d, 0x1f600, 0xe000, 0x10ffff} {
+		if RefusedRune(r) {
+			t.Errorf("%U is refused", r)
+		}
+	}
 }

@@ -6,7 +6,9 @@ package olrtest
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
@@ -43,7 +45,7 @@ func Fingerprint() *fingerprint.Fingerprint {
 	fp.Add(fingerprint.KindProductUUID, "9d8c7b6a-5f4e-3d2c-1b0a-998877665544", "/sys/class/dmi/id/product_uuid", false)
 	fp.Add(fingerprint.KindBoardSerial, "BSN-0042-7781", "/sys/class/dmi/id/board_serial", false)
 	fp.Add(fingerprint.KindDiskSerial, "S4EWNX0R123456", "/sys/block/nvme0n1/device/serial", false)
-	fp.Add(fingerprint.KindTPMEK, "000b"+"6b2f1c0e9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", "tpm:/dev/tpmrm0", false)
+	fp.Add(fingerprint.KindTPMEK, "000b"+"6b2f1c0e9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c", "tpm:/dev/tpmrm0", false)
 	fp.Sort()
 	return fp
 }
@@ -90,4 +92,22 @@ func Only(fp *fingerprint.Fingerprint, kinds ...fingerprint.Kind) *fingerprint.F
 		}
 	}
 	return out
+}
+
+// Body returns the signed body of a license or revocation list: the
+// lines between the BEGIN line and the signature line.
+func Body(file []byte) string {
+	s := string(file)
+	s = s[strings.Index(s, "\n")+1:]
+	return s[:strings.LastIndex(s, "\nsignature: ")+1]
+}
+
+// Resign signs body as it is with key, under the license label, and wraps
+// it in the license armor: what only a vendor bug or a stolen key could
+// make, for tests of what the parser refuses after the signature
+// verified.
+func Resign(body string, key ed25519.PrivateKey) []byte {
+	sig := ed25519.Sign(key, []byte("olr/v1/license-signature\x00"+body))
+	return []byte("-----BEGIN OLR LICENSE-----\n" + body + "signature: " +
+		base64.RawStdEncoding.EncodeToString(sig) + "\n-----END OLR LICENSE-----\n")
 }
