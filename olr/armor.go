@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -104,16 +105,38 @@ func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
 	if !bytes.HasSuffix(data, []byte(d.end)) {
 		return nil, nil, id, &FormatError{Msg: fmt.Sprintf("file does not end with %q", strings.TrimSpace(d.end))}
 	}
-	inner := data[len(d.begin) : len(data)-len(d.end)]
-	i := bytes.LastIndex(inner, []byte("\n"+signatureField))
-	if i < 0 {
+	if len(data) < len(d.begin)+len(d.end) {
 		return nil, nil, id, &FormatError{Msg: "no signature line"}
 	}
-	body, sigLine := inner[:i+1], inner[i+1+len(signatureField):]
-	if len(sigLine) == 0 || sigLine[len(sigLine)-1] != '\n' {
-		return nil, nil, id, &FormatError{Msg: "signature line is not the last line before the end marker"}
+	inner := data[len(d.begin) : len(data)-len(d.end)]
+	// Every line between the markers ends in LF. The last one is the
+	// signature; no other may look like a signature or an armor line, so
+	// that two files pasted one after the other are malformed rather
+	// than a signature that fails.
+	var sigLine []byte
+	for line, start := 2, 0; start < len(inner); line++ {
+		n := bytes.IndexByte(inner[start:], '\n') + 1
+		if n == 0 {
+			return nil, nil, id, &FormatError{Line: line, Msg: fmt.Sprintf("want %q alone on the last line", strings.TrimSpace(d.end))}
+		}
+		text := inner[start : start+n]
+		switch {
+		case start+n == len(inner):
+			if !bytes.HasPrefix(text, []byte(signatureField)) {
+				return nil, nil, id, &FormatError{Line: line, Msg: fmt.Sprintf("want the signature line right before %q", strings.TrimSpace(d.end))}
+			}
+			body, sigLine = inner[:start], text[len(signatureField):len(text)-1]
+		case bytes.HasPrefix(text, []byte("signature:")):
+			return nil, nil, id, &FormatError{Line: line, Msg: "a signature line before the last line: two files pasted together?"}
+		case bytes.HasPrefix(text, []byte("-----")):
+			return nil, nil, id, &FormatError{Line: line, Msg: "an armor line inside the file: two files pasted together?"}
+		}
+		start += n
 	}
-	sig, err = decodeB64(string(sigLine[:len(sigLine)-1]), ed25519.SignatureSize)
+	if sigLine == nil {
+		return nil, nil, id, &FormatError{Msg: "no signature line"}
+	}
+	sig, err = decodeB64(string(sigLine), ed25519.SignatureSize)
 	if err != nil {
 		return nil, nil, id, &FormatError{Msg: "signature: " + err.Error()}
 	}
@@ -121,7 +144,7 @@ func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
 	if v, ok := bytes.CutPrefix(first, []byte("format: ")); !ok {
 		return nil, nil, id, &FormatError{Line: 2, Msg: fmt.Sprintf("want \"format: %s\"", d.format)}
 	} else if string(v) != d.format {
-		return nil, nil, id, fmt.Errorf("%w %q (this olr reads %s)", errUnsupportedFormat, v, d.format)
+		return nil, nil, id, fmt.Errorf("%w %s (this olr reads %s)", errUnsupportedFormat, quoteShort(string(v)), d.format)
 	}
 	second, _, _ := bytes.Cut(rest, []byte("\n"))
 	v, ok := bytes.CutPrefix(second, []byte("key-id: "))
@@ -129,7 +152,7 @@ func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
 		return nil, nil, id, &FormatError{Line: 3, Msg: `want "key-id: ..."`}
 	}
 	if id, err = ParseKeyID(string(v)); err != nil {
-		return nil, nil, id, &FormatError{Line: 3, Msg: err.Error()}
+		return nil, nil, id, &FormatError{Line: 3, Msg: fmt.Sprintf("key ID %s is not 16 lower-case hex digits", quoteShort(string(v)))}
 	}
 	return body, sig, id, nil
 }
@@ -149,4 +172,13 @@ func (d *signedDoc) authenticate(data []byte, trust *Trust) (body []byte, key *T
 		return nil, nil, ErrBadSignature
 	}
 	return body, key, nil
+}
+
+// quoteShort quotes at most 64 bytes of s for an error message: s comes
+// from the file, and a message must stay short and printable.
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		return strconv.Quote(s[:64]) + "..."
+	}
+	return strconv.Quote(s)
 }

@@ -126,6 +126,9 @@ func (l *License) Validate() error {
 		if m.Quota < Unlimited {
 			return fmt.Errorf("module %s: negative quota", m.Name)
 		}
+		if m.Quota > maxQuota {
+			return fmt.Errorf("module %s: quota larger than %d", m.Name, int64(maxQuota))
+		}
 		if i > 0 && l.Modules[i-1].Name >= m.Name {
 			return fmt.Errorf("modules not sorted or module %s listed twice", m.Name)
 		}
@@ -147,6 +150,11 @@ func (l *License) Validate() error {
 	if l.Issued.IsZero() || l.NotBefore.IsZero() {
 		return errors.New("issue time and not-before are required")
 	}
+	for _, t := range []time.Time{l.Issued, l.NotBefore, l.Expires, l.Maintenance} {
+		if !t.IsZero() && (t.UTC().Year() < 1970 || t.UTC().Year() > 9999) {
+			return fmt.Errorf("time %s is outside the years 1970 to 9999", t.UTC().Format(time.RFC3339))
+		}
+	}
 	if !l.Expires.IsZero() && !l.Expires.After(l.NotBefore) {
 		return errors.New("expiry is not after not-before")
 	}
@@ -160,6 +168,7 @@ func (l *License) Validate() error {
 	if len(b.Factors) == 0 || len(b.Factors) > maxFactors {
 		return fmt.Errorf("binding holds %d factors, want 1..%d", len(b.Factors), maxFactors)
 	}
+	total := 0
 	for i, f := range b.Factors {
 		if !f.Kind.Known() {
 			return fmt.Errorf("binding names unknown factor kind %q", f.Kind)
@@ -167,6 +176,14 @@ func (l *License) Validate() error {
 		if i > 0 && fingerprint.CompareHashed(b.Factors[i-1], f) >= 0 {
 			return errors.New("binding factors not sorted or listed twice")
 		}
+		if i == 0 || b.Factors[i-1].Kind != f.Kind {
+			total += b.Policy.Weights[f.Kind]
+		}
+	}
+	// With nothing recorded that weighs, "score x 100 >= threshold x
+	// total" would read 0 >= 0: a match on any machine.
+	if total == 0 {
+		return errors.New("no recorded factor carries weight in the match policy: the license would match any machine")
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package olr
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -186,8 +185,8 @@ func (p *bodyParser) quota(s string) int64 {
 		return Unlimited
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n == math.MaxInt64 || strconv.FormatInt(n, 10) != s {
-		p.fail("quota %q is not a whole number or \"unlimited\"", s)
+	if err != nil || n < 0 || n > maxQuota || strconv.FormatInt(n, 10) != s {
+		p.fail("quota %q is not a whole number from 0 to %d or \"unlimited\"", s, int64(maxQuota))
 	}
 	return n
 }

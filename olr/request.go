@@ -9,10 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -62,11 +61,16 @@ func (r *Request) CreatedTime() time.Time {
 	return t
 }
 
-// Validate checks a request's fields. It never puts the license key into
-// an error: requests are decrypted at the vendor and errors end up in logs.
+// machineClasses are the machine classes a request may name.
+var machineClasses = []string{fingerprint.ClassBareMetal, fingerprint.ClassVM, fingerprint.ClassContainer, fingerprint.ClassUnknown}
+
+// Validate checks a request's values (SPEC.md section 2). It never puts
+// the license key into an error: requests are decrypted at the vendor and
+// errors end up in logs. Everything a request holds is shown to support
+// staff, so every text follows the text rule.
 func (r *Request) Validate() error {
 	if r.Format != RequestFormat {
-		return fmt.Errorf("unsupported request format %q (this olr reads %s)", r.Format, RequestFormat)
+		return fmt.Errorf("unsupported request format %s (this olr reads %s)", quoteShort(r.Format), RequestFormat)
 	}
 	if !isHexID(r.ID) {
 		return errors.New("request ID is not 32 lower-case hex digits")
@@ -82,13 +86,17 @@ func (r *Request) Validate() error {
 			return fmt.Errorf("%s: %v", f.name, err)
 		}
 	}
-	if len(r.Fingerprint.Factors) == 0 {
+	fp := &r.Fingerprint
+	if len(fp.Factors) == 0 {
 		return errors.New("the fingerprint holds no factor")
 	}
-	if len(r.Fingerprint.Factors) > maxFactors || len(r.Fingerprint.Notes) > maxNotes {
-		return fmt.Errorf("the fingerprint holds more than %d factors or %d notes", maxFactors, maxNotes)
+	if len(fp.Factors) > maxFactors {
+		return fmt.Errorf("the fingerprint holds more than %d factors", maxFactors)
 	}
-	for i, f := range r.Fingerprint.Factors {
+	for i, f := range fp.Factors {
+		if !f.Kind.Known() {
+			return fmt.Errorf("factor %d: unknown kind %s", i+1, quoteShort(string(f.Kind)))
+		}
 		v, err := fingerprint.Normalize(f.Kind, f.Value)
 		if err != nil {
 			return fmt.Errorf("factor %d (%s): %v", i+1, f.Kind, err)
@@ -99,21 +107,25 @@ func (r *Request) Validate() error {
 		if err := checkValue(f.Source); err != nil {
 			return fmt.Errorf("factor %d (%s) source: %v", i+1, f.Kind, err)
 		}
+		for j, g := range fp.Factors[:i] {
+			if g.Kind == f.Kind && g.Value == f.Value {
+				return fmt.Errorf("factors %d and %d are the same %s", j+1, i+1, f.Kind)
+			}
+		}
 	}
-	// Everything here is shown to support staff: no control characters
-	// (terminal escapes), bounded lengths.
-	m := r.Fingerprint.Machine
-	switch m.Class {
-	case fingerprint.ClassBareMetal, fingerprint.ClassVM, fingerprint.ClassContainer, fingerprint.ClassUnknown, "":
-	default:
-		return fmt.Errorf("unknown machine class %q", m.Class)
+	m := fp.Machine
+	if !slices.Contains(machineClasses, m.Class) {
+		return fmt.Errorf("machine class %s is not one of %s", quoteShort(m.Class), strings.Join(machineClasses, ", "))
 	}
 	if m.Detail != "" {
 		if err := checkValue(m.Detail); err != nil {
 			return fmt.Errorf("machine detail: %v", err)
 		}
 	}
-	for i, n := range r.Fingerprint.Notes {
+	if len(fp.Notes) > maxNotes {
+		return fmt.Errorf("the fingerprint holds more than %d notes", maxNotes)
+	}
+	for i, n := range fp.Notes {
 		if err := checkNote(n); err != nil {
 			return fmt.Errorf("note %d: %v", i+1, err)
 		}
@@ -204,7 +216,7 @@ func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 	if len(data) > MaxRequestSize {
 		return nil, requestErr(RequestNotAge, "request is larger than %d bytes", MaxRequestSize)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	if len(bytes.Trim(data, " \t\r\n")) == 0 {
 		return nil, requestErr(RequestNotAge, "request file is empty")
 	}
 	var src io.Reader = bytes.NewReader(data)
@@ -223,12 +235,11 @@ func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 		}
 		return nil, requestErr(RequestCorrupt, "cannot decrypt the request: %v", err)
 	}
-	plain, err := io.ReadAll(io.LimitReader(rd, MaxRequestSize+1))
+	// age adds to what it encrypts, so the plaintext is smaller than the
+	// file, which is at most MaxRequestSize.
+	plain, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, requestErr(RequestCorrupt, "cannot decrypt the request (truncated or altered?): %v", err)
-	}
-	if len(plain) > MaxRequestSize {
-		return nil, requestErr(RequestMalformed, "malformed request: decrypted request is larger than %d bytes", MaxRequestSize)
 	}
 	if plain, err = decompressRequest(plain); err != nil {
 		return nil, requestErr(RequestMalformed, "malformed request: %v", err)
@@ -236,106 +247,32 @@ func DecryptRequest(data []byte, identities []age.Identity) (*Request, error) {
 	return ParseRequest(plain)
 }
 
-// ParseRequest parses a decrypted request strictly: no unknown or
-// duplicate fields, no trailing data.
+// ParseRequest parses a decrypted request (SPEC.md section 2), in the
+// order the outcomes are decided: well-formed JSON (malformed), the
+// format (unsupported-format), the members and their JSON types
+// (malformed), then the values (invalid).
 func ParseRequest(plain []byte) (*Request, error) {
-	if !utf8.Valid(plain) {
-		// encoding/json would silently turn invalid bytes into U+FFFD.
-		return nil, requestErr(RequestMalformed, "malformed request: not valid UTF-8")
-	}
-	if err := checkJSONObjects(plain); err != nil {
+	root, err := decodeJSONObject(plain)
+	if err != nil {
 		return nil, requestErr(RequestMalformed, "malformed request: %v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(plain))
-	dec.DisallowUnknownFields()
-	var r Request
-	if err := dec.Decode(&r); err != nil {
+	// The format first: a later version may have members this version
+	// does not know, and must be reported as unsupported, not malformed.
+	format, ok := root["format"].(string)
+	if !ok {
+		return nil, requestErr(RequestMalformed, "malformed request: no \"format\" string member")
+	}
+	if format != RequestFormat {
+		return nil, requestErr(RequestUnsupported, "unsupported request format %s (this olr reads %s)", quoteShort(format), RequestFormat)
+	}
+	r, err := requestFromJSON(root)
+	if err != nil {
 		return nil, requestErr(RequestMalformed, "malformed request: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, requestErr(RequestMalformed, "malformed request: trailing data after the request")
-	}
-	if r.Format != RequestFormat {
-		return nil, requestErr(RequestUnsupported, "unsupported request format %q (this olr reads %s)", r.Format, RequestFormat)
 	}
 	if err := r.Validate(); err != nil {
 		return nil, requestErr(RequestInvalid, "invalid request: %v", err)
 	}
-	return &r, nil
-}
-
-// requestNames are the exact member names of a request at any depth.
-// encoding/json matches names case-insensitively, so a "LICENSE_KEY"
-// member would be read as license_key: any other spelling is refused.
-var requestNames = map[string]bool{
-	"format": true, "request_id": true, "created": true, "product": true, "licensee": true,
-	"license_key": true, "hostname": true, "tool": true, "fingerprint": true,
-	"factors": true, "machine": true, "notes": true,
-	"kind": true, "value": true, "source": true, "removable": true,
-	"class": true, "detail": true,
-}
-
-// checkJSONObjects rejects duplicate member names anywhere in a JSON
-// document, which encoding/json would silently resolve to the last one.
-func checkJSONObjects(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	type frame struct {
-		obj  bool
-		key  bool // next token in an object is a key
-		seen map[string]bool
-	}
-	var stack []*frame
-	for depth := 0; ; {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.key {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				depth--
-				continue
-			}
-			name := tok.(string)
-			if !requestNames[name] {
-				return fmt.Errorf("unknown field %q", name)
-			}
-			if top.seen[name] {
-				return fmt.Errorf("field %q appears twice", name)
-			}
-			top.seen[name] = true
-			top.key = false
-			continue
-		}
-		if top != nil && top.obj {
-			top.key = true
-		}
-		switch tok {
-		case json.Delim('{'):
-			depth++
-			if depth > 16 {
-				return errors.New("nested too deeply")
-			}
-			stack = append(stack, &frame{obj: true, key: true, seen: map[string]bool{}})
-		case json.Delim('['):
-			depth++
-			if depth > 16 {
-				return errors.New("nested too deeply")
-			}
-			stack = append(stack, &frame{})
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			depth--
-		}
-	}
+	return r, nil
 }
 
 // ParseRecipients reads age recipients from text: one per line, '#'
@@ -372,21 +309,4 @@ func ParseRecipients(text string) ([]age.Recipient, error) {
 		return nil, errors.New("no age recipient found")
 	}
 	return out, nil
-}
-
-// checkNote is checkValue for free text: longer, but no control
-// characters either.
-func checkNote(s string) error {
-	if len(s) > maxNote {
-		return fmt.Errorf("longer than %d bytes", maxNote)
-	}
-	if s == "" {
-		return errors.New("empty")
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return errors.New("control characters")
-		}
-	}
-	return nil
 }

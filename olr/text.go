@@ -4,20 +4,37 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/olr-dev/olr/fingerprint"
 )
 
-// checkValue enforces what any field value may hold: non-empty UTF-8
-// without control characters or surrounding spaces, at most maxValue
+// The text rule (SPEC.md, "Text"): what a licensee name, a product, a
+// request's host name or a collector's note may hold. Such text is shown
+// to support staff and to the customer's operators, on terminals and web
+// pages, so it must show as what it is: no control characters (terminal
+// escapes), no bidi controls or zero-width characters (text that reads
+// differently from its bytes), no surrounding white space (two names that
+// look the same).
+
+// checkValue applies the text rule to a field value of at most maxValue
 // bytes. The same rule applies to names entered at the vendor, so that
 // what is signed is what is shown.
-func checkValue(v string) error {
+func checkValue(v string) error { return checkText(v, maxValue) }
+
+// checkNote applies the text rule to a collector's note, which may be
+// longer than a field value.
+func checkNote(s string) error { return checkText(s, maxNote) }
+
+// checkText enforces the text rule: non-empty valid UTF-8 of at most max
+// bytes, no character that fingerprint.RefusedRune refuses, and no white
+// space at either end.
+func checkText(v string, max int) error {
 	if v == "" {
 		return errors.New("empty value")
 	}
-	if len(v) > maxValue {
-		return fmt.Errorf("value longer than %d bytes", maxValue)
+	if len(v) > max {
+		return fmt.Errorf("value longer than %d bytes", max)
 	}
 	if isPlainASCII(v) {
 		return nil // the common case, checked without decoding runes
@@ -25,19 +42,31 @@ func checkValue(v string) error {
 	if !utf8.ValidString(v) {
 		return errors.New("value is not valid UTF-8")
 	}
-	if strings.TrimSpace(v) != v {
-		return errors.New("value has leading or trailing spaces")
-	}
 	for _, r := range v {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return errors.New("value has control characters")
+		if fingerprint.RefusedRune(r) {
+			return fmt.Errorf("value has a control or invisible character (%U)", r)
 		}
+	}
+	first, _ := utf8.DecodeRuneInString(v)
+	last, _ := utf8.DecodeLastRuneInString(v)
+	if isSpace(first) || isSpace(last) {
+		return errors.New("value has leading or trailing spaces")
 	}
 	return nil
 }
 
+// isSpace reports whether r is white space (Unicode White_Space) that the
+// text rule does not refuse outright.
+func isSpace(r rune) bool {
+	switch {
+	case r == ' ', r == 0xa0, r == 0x1680, 0x2000 <= r && r <= 0x200a, r == 0x202f, r == 0x205f, r == 0x3000:
+		return true
+	}
+	return false
+}
+
 // isPlainASCII reports whether v is printable ASCII that neither starts
-// nor ends with a space: a value checkValue accepts.
+// nor ends with a space: a value checkText accepts.
 func isPlainASCII(v string) bool {
 	if v[0] == ' ' || v[len(v)-1] == ' ' {
 		return false
@@ -70,8 +99,10 @@ func isHexID(s string) bool {
 // [a-z0-9-], not starting with '-'.
 func ValidModuleName(s string) bool { return isName(s) }
 
-// ValidLanguageTag reports whether s is a language tag a license accepts
-// (en, zh-TW, sr-Latn).
+// ValidLanguageTag reports whether s is a language tag a license accepts:
+// a BCP 47 tag of language, optional script, optional region and variants,
+// in its canonical case (en, zh-TW, sr-Latn, zh-Hant-TW, es-419,
+// de-CH-1996).
 func ValidLanguageTag(s string) bool { return isLanguageTag(s) }
 
 // MaxGraceDays is the longest grace period a license may grant.
@@ -91,30 +122,58 @@ func isName(s string) bool {
 	return true
 }
 
-// isLanguageTag accepts simple BCP 47 tags: a primary language of 2 or 3
-// lower-case letters, then subtags of 1 to 8 letters or digits separated
-// by '-': en, zh-TW, pt-BR, sr-Latn.
+// isLanguageTag accepts the language tags of RFC 5646 made of a language,
+// a script, a region and variants, each in the case RFC 5646 section
+// 2.1.1 recommends, so that a tag has one spelling and a license cannot
+// list one language twice in two cases:
+//
+//	tag      = language ["-" script] ["-" region] *("-" variant)
+//	language = 2*3LOWER
+//	script   = UPPER 3LOWER
+//	region   = 2UPPER / 3DIGIT
+//	variant  = 5*8(LOWER / DIGIT) / DIGIT 3(LOWER / DIGIT)
+//
+// No variant twice, at most maxLanguageTag bytes. Extended language
+// subtags, extensions, private use and the grandfathered tags are left
+// out: a product's languages do not need them.
 func isLanguageTag(s string) bool {
-	if len(s) > 35 {
+	if len(s) > maxLanguageTag {
 		return false
 	}
-	part, start := 0, 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && s[i] != '-' {
-			c := s[i]
-			if part == 0 && !('a' <= c && c <= 'z') {
-				return false
-			}
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-				return false
-			}
-			continue
-		}
-		n := i - start
-		if n == 0 || n > 8 || part == 0 && (n < 2 || n > 3) {
+	subtags := strings.Split(s, "-")
+	if n := len(subtags[0]); n < 2 || n > 3 || !all(subtags[0], isLower) {
+		return false
+	}
+	rest := subtags[1:]
+	if len(rest) > 0 && len(rest[0]) == 4 && isUpper(rest[0][0]) && all(rest[0][1:], isLower) {
+		rest = rest[1:] // script
+	}
+	if len(rest) > 0 && (len(rest[0]) == 2 && all(rest[0], isUpper) || len(rest[0]) == 3 && all(rest[0], isDigit)) {
+		rest = rest[1:] // region
+	}
+	for i, v := range rest {
+		lowerAlnum := all(v, func(c byte) bool { return isLower(c) || isDigit(c) })
+		if !lowerAlnum || !(5 <= len(v) && len(v) <= 8 || len(v) == 4 && isDigit(v[0])) {
 			return false
 		}
-		part, start = part+1, i+1
+		for _, w := range rest[:i] {
+			if w == v {
+				return false
+			}
+		}
 	}
 	return true
 }
+
+func all(s string, f func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !f(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

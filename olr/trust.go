@@ -207,10 +207,13 @@ const timeLayout = "2006-01-02T15:04:05Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
+// parseTime parses a time of the formats: RFC 3339 in UTC with whole
+// seconds and a literal Z, in the years 1970 to 9999. The lower bound
+// keeps Go's zero time, which means "none" in a License, out of reach.
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(timeLayout, s)
-	if err != nil || t.Format(timeLayout) != s {
-		return time.Time{}, fmt.Errorf("%q is not a UTC time like 2026-01-02T15:04:05Z", s)
+	if err != nil || t.Format(timeLayout) != s || t.Year() < 1970 {
+		return time.Time{}, fmt.Errorf("%s is not a UTC time like 2026-01-02T15:04:05Z from 1970 on", quoteShort(s))
 	}
 	return t, nil
 }

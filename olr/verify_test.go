@@ -204,6 +204,11 @@ func FuzzVerify(f *testing.F) {
 	trust := olrtest.Trust(key)
 	now := olrtest.Epoch.Add(time.Hour)
 	f.Add(lic)
+	for _, c := range craftedLicenses(f, lic, key) {
+		if c.want != "" {
+			f.Add(c.file)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := olr.Verify(data, trust, fp, now, nil)
 		pasted := append(bytes.Trim(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), "\n"), '\n')
