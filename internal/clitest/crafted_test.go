@@ -51,9 +51,27 @@ func TestCraftedRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b
+		return append(b, '\n')
 	}
 	set := func(k string, v any) []byte { return edit(func(m map[string]any) { m[k] = v }) }
+	fpSet := func(k string, v any) []byte {
+		return edit(func(m map[string]any) { m["fingerprint"].(map[string]any)[k] = v })
+	}
+	factorSet := func(kind, member string, v any) []byte {
+		return edit(func(m map[string]any) {
+			for _, x := range m["fingerprint"].(map[string]any)["factors"].([]any) {
+				if f := x.(map[string]any); f["kind"] == kind {
+					f[member] = v
+				}
+			}
+		})
+	}
+	raw := func(old, new string) []byte {
+		if !strings.Contains(genuine, old) {
+			t.Fatalf("the genuine plaintext holds no %q", old)
+		}
+		return []byte(strings.Replace(genuine, old, new, 1))
+	}
 	old := time.Now().AddDate(0, 0, -45).UTC().Format(time.RFC3339)
 	future := time.Now().AddDate(0, 0, 2).UTC().Format(time.RFC3339)
 
@@ -66,9 +84,9 @@ func TestCraftedRequests(t *testing.T) {
 	}{
 		{"genuine", []byte(genuine), 0, 0, ""},
 		{"compact", edit(func(map[string]any) {}), 0, 0, ""},
-		{"unknown-field", set("comment", "hi"), 2, 2, "unknown field"},
+		{"unknown-field", set("comment", "hi"), 2, 2, "unknown member"},
 		{"duplicate-key", bytes.Replace([]byte(genuine), []byte(`"license_key": "`+secretKey+`",`),
-			[]byte(`"license_key": "`+secretKey+`", "license_key": "OEM-OTHE-RKEY-0000",`), 1), 2, 2, "duplicate"},
+			[]byte(`"license_key": "`+secretKey+`", "license_key": "OEM-OTHE-RKEY-0000",`), 1), 2, 2, "appears twice"},
 		{"trailing-data", append([]byte(genuine), []byte(`{"format":"olr-request/v1"}`)...), 2, 2, "trailing data"},
 		{"format-v2", set("format", "olr-request/v2"), 2, 2, "unsupported request format"},
 		{"no-format", edit(func(m map[string]any) { delete(m, "format") }), 2, 2, "format"},
@@ -92,6 +110,30 @@ func TestCraftedRequests(t *testing.T) {
 		{"not-json", []byte("hello, vendor"), 2, 2, "malformed request"},
 		{"empty", []byte{}, 2, 2, "malformed request"},
 		{"array", []byte("[]"), 2, 2, "malformed request"},
+
+		// SPEC.md section 2, decided one by one.
+		{"no-final-newline", []byte(strings.TrimSuffix(genuine, "\n")), 2, 2, "not followed by a newline"},
+		{"space-before", []byte(" " + genuine), 2, 2, "must start with '{'"},
+		{"lone-surrogate", raw(`"licensee": "Example Backup Ltd"`, `"licensee": "Example \ud800 Ltd"`), 2, 2, "surrogate"},
+		{"member-case", raw(`"licensee":`, `"Licensee":`), 2, 2, "unknown member"},
+		{"no-machine", edit(func(m map[string]any) { delete(m["fingerprint"].(map[string]any), "machine") }), 2, 2, `no member "machine"`},
+		{"machine-empty", fpSet("machine", map[string]any{}), 2, 2, `no member "class"`},
+		{"machine-null", fpSet("machine", nil), 2, 2, `"machine"`},
+		{"removable-null", factorSet("mac", "removable", nil), 2, 2, `"removable"`},
+		{"format-v2-new-member", edit(func(m map[string]any) { m["format"] = "olr-request/v2"; m["tpm_quote"] = "x" }), 2, 2, "unsupported request format"},
+		{"class-empty", fpSet("machine", map[string]any{"class": ""}), 2, 2, "machine class"},
+		{"class-unknown", fpSet("machine", map[string]any{"class": "mainframe"}), 2, 2, "machine class"},
+		{"tpm-no-algorithm", edit(func(m map[string]any) {
+			f := m["fingerprint"].(map[string]any)
+			f["factors"] = append(f["factors"].([]any), map[string]any{"kind": "tpm-ek", "value": strings.Repeat("ab", 32), "source": "tpm"})
+		}), 2, 2, "TPM name"},
+		{"ip-broadcast", edit(func(m map[string]any) {
+			f := m["fingerprint"].(map[string]any)
+			f["factors"] = append(f["factors"].([]any), map[string]any{"kind": "ip", "value": "255.255.255.255", "source": "eth0"})
+		}), 2, 2, "not a unicast address"},
+		{"licensee-bidi", set("licensee", "Example \u202eLtd"), 2, 2, "U+202E"},
+		{"hostname-zero-width", set("hostname", "backup\u200b01"), 2, 2, "U+200B"},
+		{"note-bidi", fpSet("notes", []any{"skipped \u2066x\u2069"}), 2, 2, "U+2066"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, tc.name+".olr")
@@ -122,7 +164,8 @@ func TestCraftedRequests(t *testing.T) {
 				if !strings.Contains(r.stderr, tc.name+".olr") {
 					t.Errorf("%s: the error does not name the file:\n%s", what, r.stderr)
 				}
-				if !strings.Contains(r.stderr, tc.want) {
+				// The file name holds the case's name: look past it.
+				if !strings.Contains(strings.ReplaceAll(r.stderr, file, ""), tc.want) {
 					t.Errorf("%s: the error does not say %q:\n%s", what, tc.want, r.stderr)
 				}
 				if !strings.Contains("\n"+r.stderr, "\nolr-sign: error: ") {
