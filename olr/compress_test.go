@@ -15,7 +15,7 @@ import (
 
 func testRequest(t *testing.T) *Request {
 	t.Helper()
-	fp := &fingerprint.Fingerprint{}
+	fp := &fingerprint.Fingerprint{Machine: fingerprint.MachineKind{Class: fingerprint.ClassBareMetal}}
 	fp.Add(fingerprint.KindMAC, "3c:ec:ef:12:34:56", "/sys/class/net/eno1/address", false)
 	fp.Add(fingerprint.KindMachineID, "4f1c2d3e4a5b6c7d8e9f0a1b2c3d4e5f", "/etc/machine-id", false)
 	r, err := NewRequest("backup-server", "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T", "backup01", "olr test", fp, time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC))

@@ -2,6 +2,7 @@ package olr_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"strings"
@@ -201,17 +202,27 @@ func TestCraftedRequests(t *testing.T) {
 			}
 			_, err := olr.ParseRequest([]byte(c.plain))
 			check("ParseRequest", err)
-			var buf bytes.Buffer
-			w, err := age.Encrypt(&buf, id.Recipient())
-			if err != nil {
-				t.Fatal(err)
+			encrypt := func(payload []byte) []byte {
+				var buf bytes.Buffer
+				w, err := age.Encrypt(&buf, id.Recipient())
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write(payload)
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return buf.Bytes()
 			}
-			w.Write([]byte(c.plain))
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			_, err = olr.DecryptRequest(buf.Bytes(), []age.Identity{id})
+			_, err = olr.DecryptRequest(encrypt([]byte(c.plain)), []age.Identity{id})
 			check("DecryptRequest", err)
+			// The same plaintext gzip-compressed, as olr writes it.
+			var gz bytes.Buffer
+			zw := gzip.NewWriter(&gz)
+			zw.Write([]byte(c.plain))
+			zw.Close()
+			_, err = olr.DecryptRequest(encrypt(gz.Bytes()), []age.Identity{id})
+			check("DecryptRequest, compressed", err)
 		})
 	}
 }
