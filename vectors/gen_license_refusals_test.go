@@ -119,6 +119,28 @@ func (g *generator) licenseArmor(b licenseBase) {
 	}
 	g.license("malformed-key-id-upper-case", "malformed", "key-id in upper-case hex (body altered and signed)",
 		resign(edit(body, "key-id: "+keyID(vendorKey).String(), "key-id: "+strings.ToUpper(keyID(vendorKey).String())), vendorKey), licenseCase{})
+	g.license("malformed-key-id-15-digits", "malformed",
+		"key-id of 15 hex digits: malformed at step 3, not an untrusted key (body altered and signed)",
+		resign(edit(body, "key-id: "+keyID(vendorKey).String(), "key-id: "+keyID(vendorKey).String()[:15]), vendorKey), licenseCase{})
+	g.license("malformed-key-id-missing", "malformed",
+		"no key-id line: the second body line is license-id (body altered and signed)",
+		resign(edit(body, "key-id: "+keyID(vendorKey).String()+"\n", ""), vendorKey), licenseCase{})
+
+	// Two files pasted one after the other are malformed at step 1, not
+	// a signature that fails.
+	sig := sigOf(base)
+	g.license("malformed-two-licenses-pasted", "malformed",
+		"the valid license twice, one after the other: a second signature line and armor lines inside",
+		slices.Concat(base, base), licenseCase{})
+	g.license("malformed-two-signature-lines", "malformed",
+		"the signature line twice: the first is inside what would be the body",
+		assemble(body+"signature: "+sig+"\n", sig), licenseCase{})
+	g.license("malformed-armor-line-in-body", "malformed",
+		"an END line inside the body, the rest unchanged: a line starting with ----- between BEGIN and END",
+		assemble(edit(body, "type: oem\n", "type: oem\n-----END OLR LICENSE-----\n"), sig), licenseCase{})
+	g.license("malformed-license-after-revocation-list", "malformed",
+		"a revocation list's END line and the license after it, as two files pasted together",
+		slices.Concat([]byte(beginLine), []byte("format: olr-crl/v1\n-----END OLR REVOCATION LIST-----\n"), base[len(beginLine):]), licenseCase{})
 }
 
 // licenseGrammar: bodies the grammar refuses, signed with the trusted key,
@@ -206,6 +228,52 @@ func (g *generator) licenseGrammar(b licenseBase) {
 		}
 		signed("factor-hash-non-canonical-base64", "a factor hash whose last base64 character has an unused bit set",
 			fl[0]+"\n", "factor: disk-serial "+hash[:42]+string(b64chars[last|2])+"\n")
+	}
+
+	// Since SPEC.md states them: a policy that weighs nothing recorded,
+	// the bounds, language tags, the text rule, the range of times.
+	weights := body[strings.Index(body, "match-weight: "):strings.Index(body, "salt: ")]
+	signed("total-weight-zero", "no match-weight line: the recorded kinds weigh 0 in total, and score x 100 >= threshold x total would read 0 >= 0, a match on any machine",
+		weights, "")
+	{
+		tpm := body[strings.Index(body, "factor: tpm-ek "):]
+		tpm = tpm[:strings.Index(tpm, "\n")+1]
+		g.license("malformed-weight-only-on-unrecorded-kind", "malformed",
+			"the only weight is on tpm-ek, and the license records no tpm-ek factor: a total of 0 (body altered, then signed with the trusted key)",
+			resign(edit(edit(body, weights, "match-weight: tpm-ek 40\n"), tpm, ""), vendorKey), licenseCase{})
+	}
+	signed("language-region-lower-case", "language zh-tw: the region is upper case in a tag's one spelling",
+		"language: zh-TW\n", "language: zh-tw\n")
+	signed("language-same-in-two-cases", "languages zh-TW and zh-tw, in bytewise order: one language listed twice in two cases",
+		"language: zh-TW\n", "language: zh-TW\nlanguage: zh-tw\n")
+	signed("language-region-twice", "language zh-TW-TW: a region is followed by variants only",
+		"language: zh-TW\n", "language: zh-TW-TW\n")
+	signed("language-private-use", "language en-x-test: private use subtags are not part of the grammar",
+		"language: en\n", "language: en-x-test\n")
+	signed("licensee-bidi-override", "a licensee name holding U+202E RIGHT-TO-LEFT OVERRIDE, which shows the text after it reversed",
+		"licensee: Example Hosting GmbH\n", "licensee: Example \u202eHbmG gnitsoH\n")
+	signed("licensee-zero-width-space", "a licensee name holding U+200B ZERO WIDTH SPACE",
+		"licensee: Example Hosting GmbH\n", "licensee: Example\u200b Hosting GmbH\n")
+	signed("licensee-line-separator", "a licensee name holding U+2028 LINE SEPARATOR",
+		"licensee: Example Hosting GmbH\n", "licensee: Example\u2028Hosting GmbH\n")
+	signed("licensee-trailing-no-break-space", "a licensee name ending in U+00A0 NO-BREAK SPACE",
+		"licensee: Example Hosting GmbH\n", "licensee: Example Hosting GmbH\u00a0\n")
+	signed("expires-zero-time", "expires 0001-01-01T00:00:00Z, before not-before and before 1970 (a verifier that reads it as \"no expiry\" accepts it)",
+		"expires: 2027-03-03T00:00:00Z\n", "expires: 0001-01-01T00:00:00Z\n")
+	signed("time-before-1970", "maintenance 1969-12-31T23:59:59Z: times run from 1970 to 9999",
+		"maintenance: 2027-03-03T00:00:00Z\n", "maintenance: 1969-12-31T23:59:59Z\n")
+	{
+		var modules, languages strings.Builder
+		for i := range 257 {
+			fmt.Fprintf(&modules, "module: m%03d 1\n", i)
+		}
+		for i := range 129 {
+			languages.WriteString("language: " + string(rune('a'+i/26)) + string(rune('a'+i%26)) + "\n")
+		}
+		signed("257-modules", "257 modules, one more than a license may list",
+			body[strings.Index(body, "module: "):strings.Index(body, "language: ")], modules.String())
+		signed("129-languages", "129 languages, one more than a license may list",
+			body[strings.Index(body, "language: "):strings.Index(body, "grace-days: ")], languages.String())
 	}
 
 	// unsupported-format

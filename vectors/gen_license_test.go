@@ -115,6 +115,7 @@ type licenseCase struct {
 	now           time.Time
 	product       string
 	mismatchSince time.Time
+	revoked       []string             // license IDs in the verifier's revocation list
 	machine       []fingerprint.Factor // default machineA
 	noMachine     bool
 	graceUntil    time.Time
@@ -138,6 +139,9 @@ func (g *generator) license(name, expect, comment string, file []byte, c license
 	}
 	if !c.mismatchSince.IsZero() {
 		h = append(h, Header{"mismatch-since", rfc3339(c.mismatchSince)})
+	}
+	for _, id := range c.revoked {
+		h = append(h, Header{"revoked", id})
 	}
 	for _, tl := range c.trust {
 		h = append(h, Header{"trust", tl})
@@ -177,6 +181,7 @@ func (g *generator) licenseVectors() {
 	g.licenseMismatch(b)
 	g.licenseDatesAndProduct(b)
 	g.licenseKeys(b)
+	g.licenseRevoked(b)
 	g.licenseBadSignature(b)
 	g.licenseArmor(b)
 	g.licenseGrammar(b)

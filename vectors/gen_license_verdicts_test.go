@@ -133,6 +133,46 @@ func (g *generator) licenseValid(b licenseBase) {
 			break
 		}
 	}
+	{
+		l := baseLicense(vendorKey)
+		l.ID = testID("license/language-tags")
+		l.Languages = []string{"de-CH-1996", "en-US", "es-419", "sr-Latn", "zh-Hant-TW"}
+		g.license("valid-language-tags", "valid",
+			"language tags with a region, a numeric region, a script, a script and a region, and a variant, each in its canonical case",
+			sign(l, vendorKey), licenseCase{match: fullMatch})
+		l.ID = testID("license/128-languages")
+		l.Languages = nil
+		for i := range 128 {
+			l.Languages = append(l.Languages, string(rune('a'+i/26))+string(rune('a'+i%26)))
+		}
+		g.license("valid-128-languages", "valid", "128 languages, the most a license may list",
+			sign(l, vendorKey), licenseCase{match: fullMatch})
+		l = baseLicense(vendorKey)
+		l.ID = testID("license/256-modules")
+		l.Modules = nil
+		for i := range 256 {
+			l.Modules = append(l.Modules, olr.Module{Name: fmt.Sprintf("m%03d", i), Quota: 1})
+		}
+		g.license("valid-256-modules", "valid", "256 modules, the most a license may list",
+			sign(l, vendorKey), licenseCase{match: fullMatch})
+	}
+	{
+		l := baseLicense(vendorKey)
+		l.ID = testID("license/inner-no-break-space")
+		l.Licensee = "Example\u00a0Hosting GmbH"
+		g.license("valid-licensee-inner-no-break-space", "valid",
+			"a licensee name with a no-break space (U+00A0) inside: white space is refused only at either end",
+			sign(l, vendorKey), licenseCase{match: fullMatch})
+	}
+	{
+		p := fingerprint.Policy{Threshold: 100, Weights: map[fingerprint.Kind]int{fingerprint.KindIP: 1}}
+		l := baseLicense(vendorKey)
+		l.ID = testID("license/weight-one")
+		l.Binding = binding("weight-one", machineA, p)
+		g.license("valid-total-weight-one", "valid",
+			"the policy weighs only ip, 1: the smallest total a license may have; the machine keeps one address",
+			sign(l, vendorKey), licenseCase{machine: only(machineA, fingerprint.KindIP)[:1], match: "1/1"})
+	}
 }
 
 // licenseGrace: a drifted machine, within and after its grace period.
@@ -238,4 +278,33 @@ func (g *generator) licenseKeys(b licenseBase) {
 			"signed by the current key, but key-id names the retired key, also trusted (body altered and signed with the current key)",
 			resign(rb, vendorKey), licenseCase{trust: trustRotated})
 	}
+}
+
+// licenseRevoked: a license the verifier's revocation list names, and
+// where revocation comes among the other checks (SPEC.md section 3,
+// step 7): after the key's window, before the product and the dates.
+func (g *generator) licenseRevoked(b licenseBase) {
+	base := b.file
+	id := testID("license/base")
+	g.license("revoked", "revoked",
+		"the verifier's revocation list names this license; everything else is valid",
+		base, licenseCase{product: product, revoked: []string{id}})
+	g.license("revoked-and-wrong-product", "revoked",
+		"revoked, and for another product than the verifier expects: revocation is checked first",
+		base, licenseCase{product: "Example Mail Archiver", revoked: []string{id}})
+	g.license("revoked-and-expired", "revoked",
+		"revoked, and expired: revocation is checked before the dates",
+		base, licenseCase{now: defaultExpiry, revoked: []string{id}})
+	g.license("revoked-and-other-machine", "revoked",
+		"revoked, on another machine: revocation is checked before the hardware",
+		base, licenseCase{machine: machineB, revoked: []string{id}})
+	g.license("valid-other-license-revoked", "valid",
+		"the revocation list names two other licenses, one on either side of this one's ID",
+		base, licenseCase{revoked: []string{testID("license/minimal"), testID("license/retired")}, match: fullMatch})
+	l := baseLicense(retiredKey)
+	l.ID = testID("license/retired-too-late")
+	l.Issued, l.NotBefore = retiredTo.Add(time.Second), retiredTo.Add(time.Second)
+	g.license("key-not-valid-and-revoked", "key-not-valid",
+		"revoked, and issued after the signing key's window: the key's window is checked first",
+		sign(l, retiredKey), licenseCase{trust: trustRotated, revoked: []string{l.ID}})
 }

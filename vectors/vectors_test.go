@@ -23,7 +23,7 @@ import (
 // wantCounts is the number of vectors per kind and expected outcome, so
 // that a vector deleted or re-labelled by mistake is noticed.
 var wantCounts = map[string]int{
-	"license/valid":              18,
+	"license/valid":              24,
 	"license/grace":              2,
 	"license/grace-expired":      3,
 	"license/hardware-mismatch":  6,
@@ -31,10 +31,11 @@ var wantCounts = map[string]int{
 	"license/expired":            2,
 	"license/wrong-product":      2,
 	"license/untrusted-key":      2,
-	"license/key-not-valid":      2,
+	"license/key-not-valid":      3,
+	"license/revoked":            4,
 	"license/bad-signature":      9,
 	"license/unsupported-format": 1,
-	"license/malformed":          46,
+	"license/malformed":          66,
 
 	"request/ok":                 6,
 	"request/wrong-key":          3,
@@ -56,7 +57,7 @@ var (
 	licenseExpects = []string{
 		"valid", "grace",
 		string(olr.ReasonMalformed), string(olr.ReasonUnsupported), string(olr.ReasonUntrustedKey),
-		string(olr.ReasonBadSignature), string(olr.ReasonKeyNotValid), string(olr.ReasonWrongProduct),
+		string(olr.ReasonBadSignature), string(olr.ReasonKeyNotValid), string(olr.ReasonRevoked), string(olr.ReasonWrongProduct),
 		string(olr.ReasonNotYetValid), string(olr.ReasonExpired), string(olr.ReasonHardwareMismatch),
 		string(olr.ReasonGraceExpired),
 	}
@@ -161,6 +162,12 @@ func replayLicense(t *testing.T, v *Vector, expect string) string {
 	opts.Product, _ = v.Get("product")
 	if s, ok := v.Get("mismatch-since"); ok {
 		opts.MismatchSince = parseTime(t, "mismatch-since", s)
+	}
+	if ids := v.All("revoked"); len(ids) > 0 {
+		// The list the verifier holds, already authenticated: the
+		// vectors test where revocation comes in the order of checks,
+		// not the revocation list's own format.
+		opts.Revocations = &olr.RevocationList{Number: 1, Revoked: slices.Sorted(slices.Values(ids))}
 	}
 
 	res, err := olr.Verify(v.Body, trust, fp, now, opts)
