@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/olr-dev/olr/fingerprint/host"
 	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 )
@@ -110,15 +112,25 @@ const trustFile = "trust.olr"
 // loadTrust reads --trust, or the bundle saved in the state directory.
 func loadTrust(c *cli.Context, st *store.Store) (*olr.Trust, []byte, error) {
 	path := c.String("trust")
+	var data []byte
+	var err error
 	if path == "" {
+		// The bundle import saved is read like every state file: bounded,
+		// and only if it is a regular file.
 		path = filepath.Join(st.Dir, trustFile)
-		if _, err := os.Stat(path); err != nil {
+		data, err = safefile.ReadFile(path, olr.MaxTrustSize)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, cliutil.WithHint(errors.New("no trust bundle: give the vendor's with --trust FILE"), cliutil.ExitUsage,
 				"the vendor's keygen wrote it as vendor.key.trust")
 		}
-	}
-	data, err := cliutil.ReadInput(path, "trust bundle", olr.MaxTrustSize)
-	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path is named below
+		}
+		if err != nil {
+			return nil, nil, cliutil.WithHint(fmt.Errorf("cannot read the saved trust bundle %s: %v", path, err), cliutil.ExitUsage,
+				"give the vendor's with --trust FILE")
+		}
+	} else if data, err = cliutil.ReadInput(path, "trust bundle", olr.MaxTrustSize); err != nil {
 		return nil, nil, err
 	}
 	t, err := olr.ParseTrust(data)

@@ -1,0 +1,226 @@
+package store_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/olr/olrtest"
+	"github.com/olr-dev/olr/olr/store"
+)
+
+// otherLicense is a license for fp with another ID, signed by key.
+func otherLicense(t *testing.T, fp *fingerprint.Fingerprint) []byte {
+	t.Helper()
+	l, _ := olrtest.License(olrtest.Key("vendor"), fp)
+	l.ID = "00000000000000000000000000000abc"
+	data, err := olr.Sign(l, olrtest.Key("vendor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestLicenseNotImportedEarnsNothing(t *testing.T) {
+	st, trust, fp, lic, now := setup(t)
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(st.Dir, store.StateFile))
+	// Another license for a machine that shares the NICs with this one
+	// (a partial match, which an installed license would get grace for)
+	// put into the directory by hand.
+	os.WriteFile(filepath.Join(st.Dir, store.LicenseFile), otherLicense(t, fp), 0o644)
+	drifted := olrtest.Only(fp, fingerprint.KindMAC)
+	for _, check := range []func() (*olr.Result, error){
+		func() (*olr.Result, error) { return st.Check(trust, drifted, now.Add(time.Hour), nil) },
+		func() (*olr.Result, error) { return st.Check(trust, fp, now.Add(time.Hour), nil) },
+		func() (*olr.Result, error) { return st.Evaluate(trust, drifted, now.Add(time.Hour), nil) },
+	} {
+		r, err := check()
+		if !errors.Is(err, store.ErrNotImported) || r.Reason != olr.ReasonNotInstalled || r.Status != olr.Invalid || !r.GraceUntil.IsZero() {
+			t.Fatalf("license put in by hand: %s %s %v", r.Status, r.Reason, err)
+		}
+		if store.Hint(err) == "" {
+			t.Error("no hint to import it")
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(st.Dir, store.StateFile)); string(after) != string(before) {
+		t.Fatalf("the state was rewritten for a license that was not imported:\n%s", after)
+	}
+	// No state at all, or a state without a license: refused alike.
+	os.WriteFile(filepath.Join(st.Dir, store.StateFile), []byte(`{"last_seen":"2026-01-15T10:30:00Z"}`), 0o600)
+	if r, err := st.Check(trust, drifted, now.Add(time.Hour), nil); !errors.Is(err, store.ErrNotImported) || r.Status != olr.Invalid {
+		t.Fatalf("state without a license: %s %v", r.Status, err)
+	}
+	os.Remove(filepath.Join(st.Dir, store.StateFile))
+	if r, err := st.Check(trust, drifted, now.Add(time.Hour), nil); !errors.Is(err, store.ErrNotImported) || r.Status != olr.Invalid {
+		t.Fatalf("no state: %s %v", r.Status, err)
+	}
+	// Importing it makes it count.
+	if _, err := st.Install(otherLicense(t, fp), trust, fp, now.Add(2*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Check(trust, drifted, now.Add(3*time.Hour), nil); err != nil || r.Status != olr.Grace {
+		t.Fatalf("imported, then drifted: %s %v", r.Status, err)
+	}
+}
+
+func TestReinstallKeepsClockFloor(t *testing.T) {
+	st, trust, fp, lic, now := setup(t)
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := now.Add(20 * time.Hour)
+	if _, err := st.Check(trust, fp, seen, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The clock set back by 20 hours (within the tolerance), and the same
+	// license imported again: the floor stays where the check left it.
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.LastSeen.Equal(seen) || !s.Installed.Equal(now) {
+		t.Fatalf("after re-import: last seen %v (want %v), installed %v", s.LastSeen, seen, s.Installed)
+	}
+	// Another license keeps the floor too, with its own install time.
+	if _, err := st.Install(otherLicense(t, fp), trust, fp, now.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := st.State(); !s.LastSeen.Equal(seen) || !s.Installed.Equal(now.Add(time.Hour)) {
+		t.Fatalf("after another import: last seen %v, installed %v", s.LastSeen, s.Installed)
+	}
+	// Beyond the tolerance the import is refused.
+	st.Check(trust, fp, now.Add(10*24*time.Hour), nil)
+	if r, err := st.Install(lic, trust, fp, now.Add(8*24*time.Hour), nil); err == nil || r.Reason != olr.ReasonClockRollback {
+		t.Fatalf("import with the clock set back two days: %v", err)
+	}
+}
+
+// TestOddStateFiles puts a FIFO, a link to /dev/zero, a directory and an
+// oversized file in place of each state file: every check ends promptly
+// with an error, reads a bounded amount, and never grants a license.
+func TestOddStateFiles(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	kinds := map[string]func(path string) error{
+		"fifo":     func(p string) error { return syscall.Mkfifo(p, 0o600) },
+		"devzero":  func(p string) error { return os.Symlink("/dev/zero", p) },
+		"dir":      func(p string) error { return os.Mkdir(p, 0o700) },
+		"oversize": func(p string) error { return os.WriteFile(p, make([]byte, olr.MaxCRLSize+1), 0o600) },
+	}
+	for _, file := range []string{store.LicenseFile, store.StateFile, store.RevocationsFile} {
+		for kind, mk := range kinds {
+			t.Run(file+"/"+kind, func(t *testing.T) {
+				st, trust, fp, lic, now := setup(t)
+				if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(st.Dir, file)
+				os.Remove(path)
+				if err := mk(path); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan struct{})
+				var r *olr.Result
+				var err error
+				go func() {
+					defer close(done)
+					r, err = st.Check(trust, fp, now.Add(time.Hour), nil)
+				}()
+				select {
+				case <-done:
+				case <-time.After(time.Minute):
+					t.Fatal("Check hangs")
+				}
+				if err == nil || r.Usable() {
+					t.Fatalf("Check with %s as %s: %s %v", kind, file, r.Status, err)
+				}
+				if !errors.Is(err, store.ErrDamaged) || store.Hint(err) == "" {
+					t.Fatalf("error %v: want ErrDamaged with a hint", err)
+				}
+				if _, err := st.VerifyFile(lic, trust, fp, now, nil); file != store.LicenseFile && err == nil {
+					t.Fatalf("VerifyFile with %s as %s: no error", kind, file)
+				}
+			})
+		}
+	}
+}
+
+func TestRevocationsKeptInState(t *testing.T) {
+	st, trust, fp, lic, now := setup(t)
+	key := olrtest.Key("vendor")
+	l, _ := olrtest.License(key, fp)
+	list := func(n uint64, ids ...string) []byte {
+		data, err := olr.SignRevocationList(&olr.RevocationList{KeyID: l.KeyID, Number: n, Issued: now, Revoked: ids}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	// A list installed before any license is kept, and applies to the
+	// import and to a license file verified beside the store.
+	if _, err := st.InstallRevocations(list(3, l.ID), trust); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Install(lic, trust, fp, now, nil); r.Reason != olr.ReasonRevoked {
+		t.Fatalf("import of a revoked license: %s %v", r.Reason, err)
+	}
+	if r, err := st.VerifyFile(lic, trust, fp, now, nil); r.Reason != olr.ReasonRevoked {
+		t.Fatalf("verify of a revoked license file: %s %v", r.Reason, err)
+	}
+	// Deleting the list does not un-revoke: the state remembers list 3.
+	os.Remove(filepath.Join(st.Dir, store.RevocationsFile))
+	if r, err := st.VerifyFile(lic, trust, fp, now, nil); !errors.Is(err, store.ErrRevocationsMissing) || r.Usable() {
+		t.Fatalf("verify with the list deleted: %s %v", r.Status, err)
+	}
+	if _, err := st.Install(lic, trust, fp, now, nil); !errors.Is(err, store.ErrRevocationsMissing) {
+		t.Fatalf("import with the list deleted: %v", err)
+	}
+	// Nor does an older list, installed or put in place.
+	if _, err := st.InstallRevocations(list(2), trust); !errors.Is(err, store.ErrOlderRevocations) {
+		t.Fatalf("older list after the newer was deleted: %v", err)
+	}
+	os.WriteFile(filepath.Join(st.Dir, store.RevocationsFile), list(2), 0o644)
+	if _, err := st.VerifyFile(lic, trust, fp, now, nil); !errors.Is(err, store.ErrRevocationsMissing) {
+		t.Fatalf("verify with an older list put back: %v", err)
+	}
+	// The same list again repairs it; a newer one that un-revokes the
+	// license lets it in.
+	if _, err := st.InstallRevocations(list(3, l.ID), trust); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.InstallRevocations(list(4), trust); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A newer list given by the caller (olr verify --crl) applies to
+	// checks without being installed; an older one changes nothing.
+	withList := &olr.VerifyOptions{}
+	withList.Revocations, _ = olr.ParseRevocationList(list(5, l.ID), trust)
+	if r, _ := st.Check(trust, fp, now, withList); r.Reason != olr.ReasonRevoked {
+		t.Fatalf("check with a newer list given: %s", r.Reason)
+	}
+	if r, _ := st.VerifyFile(lic, trust, fp, now, withList); r.Reason != olr.ReasonRevoked {
+		t.Fatalf("verify with a newer list given: %s", r.Reason)
+	}
+	withList.Revocations, _ = olr.ParseRevocationList(list(1, l.ID), trust)
+	if r, err := st.Check(trust, fp, now, withList); err != nil {
+		t.Fatalf("check with an older list given: %s %v", r.Reason, err)
+	}
+	if s, _ := st.State(); s.RevocationList != 4 {
+		t.Fatalf("state records list %d, want 4", s.RevocationList)
+	}
+}
