@@ -219,8 +219,6 @@ func (g *generator) requestVectors() {
 		edit(plain, `"OEM-7Q4K-2M9X-TEST-0001"`, `""`))
 	bad("invalid-no-factors", "invalid", "a fingerprint without factors",
 		`{"format":"olr-request/v1","request_id":"`+req.ID+`","created":"2026-03-01T08:15:00Z","product":"Example Backup Server","licensee":"Example Hosting GmbH","license_key":"OEM-7Q4K-2M9X-TEST-0001","hostname":"backup01.example.net","tool":"olr test vectors","fingerprint":{"factors":[],"machine":{"class":"unknown"}}}`+"\n")
-	// Known to be accepted by the Go implementation: see knownBugs in
-	// vectors_test.go.
 	bad("field-name-case-variant", "malformed",
 		"license_key and LICENSE_KEY with different values: member names are case sensitive, so LICENSE_KEY is an unknown member (a JSON decoder that matches names case-insensitively would take it for license_key)",
 		edit(plain, key, key+`  "LICENSE_KEY": "OEM-7Q4K-2M9X-TEST-9999",`+"\n"))
@@ -230,4 +228,7 @@ func (g *generator) requestVectors() {
 	bad("invalid-utf8", "malformed",
 		"the licensee string holds the byte 0xff, which is not UTF-8, so the plaintext is not JSON (a decoder must not replace it with U+FFFD)",
 		edit(plain, `"Example Hosting GmbH"`, "\"Example Hosting GmbH\xff\""))
+
+	g.requestRules(x, req, plain)
+	g.requestSize(x, plain)
 }
