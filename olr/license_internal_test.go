@@ -105,8 +105,25 @@ func TestParseBodyRejects(t *testing.T) {
 // FuzzParseBody checks that the parser never panics and that whatever it
 // accepts re-encodes to the same bytes: one encoding per license.
 func FuzzParseBody(f *testing.F) {
-	f.Add(sampleBody(f))
+	body := string(sampleBody(f))
+	f.Add([]byte(body))
 	f.Add([]byte("format: olr-license/v1\n"))
+	// Seeds for the rules SPEC.md states: a policy that weighs nothing
+	// recorded, non-canonical language tags, the text rule, times.
+	weights := body[strings.Index(body, "match-weight: "):strings.Index(body, "match-require: ")]
+	for _, edit := range [][2]string{
+		{weights, ""},
+		{weights, "match-weight: ip 0\n"},
+		{"language: zh-TW\n", "language: zh-tw\n"},
+		{"language: zh-TW\n", "language: zh-TW\nlanguage: zh-tw\n"},
+		{"language: zh-TW\n", "language: zh-TW-TW\n"},
+		{"licensee: Example Backup Ltd\n", "licensee: Example \u202eLtd\n"},
+		{"licensee: Example Backup Ltd\n", "licensee: Example Backup Ltd\u00a0\n"},
+		{"expires: 2027-01-16T00:00:00Z\n", "expires: 0001-01-01T00:00:00Z\n"},
+		{"module: obm 50\n", "module: obm 9223372036854775807\n"},
+	} {
+		f.Add([]byte(strings.Replace(body, edit[0], edit[1], 1)))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		l, err := parseBody(body)
 		if err != nil {

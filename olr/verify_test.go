@@ -204,9 +204,9 @@ func FuzzVerify(f *testing.F) {
 	trust := olrtest.Trust(key)
 	now := olrtest.Epoch.Add(time.Hour)
 	f.Add(lic)
-	for _, c := range craftedLicenses(f, lic, key) {
-		if c.want != "" {
-			f.Add(c.file)
+	for _, c := range olrtest.CraftedLicenses(lic, key) {
+		if c.Want != "" {
+			f.Add(c.File)
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
