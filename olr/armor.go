@@ -24,9 +24,14 @@ func (e *FormatError) Error() string {
 	return e.Msg
 }
 
-// errUnsupportedFormat marks a well-formed file of a format version this
-// code does not know.
-var errUnsupportedFormat = errors.New("unsupported license format")
+// ErrUnsupportedFormat is wrapped by the error of a license or revocation
+// list whose format line names a version this code does not read: a file
+// from a later olr, not a damaged one.
+var ErrUnsupportedFormat = errors.New("unsupported format")
+
+// ErrKeyNotValid is wrapped by the error of a license or revocation list
+// issued outside the validity window of the key that signed it.
+var ErrKeyNotValid = errors.New("outside the validity window of its signing key")
 
 // signedDoc describes one armored, signed text format: license.olr or a
 // revocation list. Both share the layout BEGIN line, body, "signature:"
@@ -144,7 +149,7 @@ func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
 	if v, ok := bytes.CutPrefix(first, []byte("format: ")); !ok {
 		return nil, nil, id, &FormatError{Line: 2, Msg: fmt.Sprintf("want \"format: %s\"", d.format)}
 	} else if string(v) != d.format {
-		return nil, nil, id, fmt.Errorf("%w %s (this olr reads %s)", errUnsupportedFormat, quoteShort(string(v)), d.format)
+		return nil, nil, id, fmt.Errorf("%s: %w %s (this olr reads %s)", d.name, ErrUnsupportedFormat, quoteShort(string(v)), d.format)
 	}
 	second, _, _ := bytes.Cut(rest, []byte("\n"))
 	v, ok := bytes.CutPrefix(second, []byte("key-id: "))

@@ -91,7 +91,7 @@ func ParseRevocationList(data []byte, trust *Trust) (*RevocationList, error) {
 		return nil, p.err
 	}
 	if !key.ValidAt(c.Issued) {
-		return nil, fmt.Errorf("revocation list issued %s, outside the validity window of key %s", formatTime(c.Issued), key.ID)
+		return nil, fmt.Errorf("revocation list issued %s, %w %s", formatTime(c.Issued), ErrKeyNotValid, key.ID)
 	}
 	return c, nil
 }

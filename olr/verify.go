@@ -125,7 +125,7 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 	}
 	body, key, err := licenseDoc.authenticate(license, trust)
 	switch {
-	case errors.Is(err, errUnsupportedFormat):
+	case errors.Is(err, ErrUnsupportedFormat):
 		return fail(ReasonUnsupported, err)
 	case errors.Is(err, ErrUnknownKey):
 		return fail(ReasonUntrustedKey, err)
@@ -141,7 +141,7 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 	}
 	r.License = l
 	if !key.ValidAt(l.Issued) {
-		return fail(ReasonKeyNotValid, fmt.Errorf("issued %s, outside the validity window of key %s", formatTime(l.Issued), key.ID))
+		return fail(ReasonKeyNotValid, fmt.Errorf("issued %s, %w %s", formatTime(l.Issued), ErrKeyNotValid, key.ID))
 	}
 	if c := opts.Revocations; c != nil && c.IsRevoked(l.ID) {
 		return fail(ReasonRevoked, fmt.Errorf("the vendor revoked this license (revocation list %d)", c.Number))

@@ -35,6 +35,8 @@ func TestGenerate(t *testing.T) {
 	g := &generator{t: t, files: map[string][]byte{}}
 	g.licenseVectors()
 	g.requestVectors()
+	g.trustVectors()
+	g.crlVectors()
 
 	if *update {
 		old, err := os.ReadDir("testdata")

@@ -26,59 +26,10 @@ type specLicenseResult struct {
 func specLicense(v *Vector) specLicenseResult {
 	fail := func(outcome string) specLicenseResult { return specLicenseResult{outcome: outcome} }
 
-	// 1. Size, copy and paste, armor, signature line.
-	data := v.Body
-	if len(data) > 64<<10 {
-		return fail("malformed")
-	}
-	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
-	s := strings.Trim(string(data), "\n") + "\n"
-	const begin, end = "-----BEGIN OLR LICENSE-----\n", "-----END OLR LICENSE-----\n"
-	if strings.Contains(s, "\r") || !strings.HasPrefix(s, begin) || !strings.HasSuffix(s, end) || len(s) < len(begin)+len(end) {
-		return fail("malformed")
-	}
-	lines := strings.SplitAfter(s[len(begin):len(s)-len(end)], "\n")
-	if lines[len(lines)-1] != "" {
-		return fail("malformed") // the END line does not start a line
-	}
-	lines = lines[:len(lines)-1]
-	if len(lines) == 0 {
-		return fail("malformed")
-	}
-	sigText, ok := strings.CutPrefix(strings.TrimSuffix(lines[len(lines)-1], "\n"), "signature: ")
-	sig, err := base64.RawStdEncoding.Strict().DecodeString(sigText)
-	if !ok || err != nil || len(sig) != 64 || len(sigText) != 86 {
-		return fail("malformed")
-	}
-	for _, l := range lines[:len(lines)-1] {
-		if strings.HasPrefix(l, "signature:") || strings.HasPrefix(l, "-----") {
-			return fail("malformed")
-		}
-	}
-	body := strings.Join(lines[:len(lines)-1], "")
-	bodyLines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
-
-	// 2. The format line.
-	format, ok := strings.CutPrefix(bodyLines[0], "format: ")
-	if !ok {
-		return fail("malformed")
-	}
-	if format != "olr-license/v1" {
-		return fail("unsupported-format")
-	}
-
-	// 3. The key ID, and the key.
-	if len(bodyLines) < 2 || !strings.HasPrefix(bodyLines[1], "key-id: ") || !specKeyIDRE.MatchString(bodyLines[1][8:]) {
-		return fail("malformed")
-	}
-	key := specTrustedKey(v, bodyLines[1][8:])
-	if key == nil {
-		return fail("untrusted-key")
-	}
-
-	// 4. The signature.
-	if !ed25519.Verify(key.pub, []byte("olr/v1/license-signature\x00"+body), sig) {
-		return fail("bad-signature")
+	// 1 to 4: the armor, the format, the key and the signature.
+	bodyLines, key, outcome := specAuthenticate(v, specLicenseDoc)
+	if outcome != "" {
+		return fail(outcome)
 	}
 
 	// 5. The grammar.
@@ -88,7 +39,7 @@ func specLicense(v *Vector) specLicenseResult {
 	}
 
 	// 6. The key's window.
-	if !key.from.IsZero() && l.issued.Before(key.from) || !key.to.IsZero() && l.issued.After(key.to) {
+	if !key.validAt(l.issued) {
 		return fail("key-not-valid")
 	}
 
@@ -130,6 +81,83 @@ func specLicense(v *Vector) specLicenseResult {
 		r.outcome = "hardware-mismatch"
 	}
 	return r
+}
+
+// specDoc is one of the two signed formats: the license and the
+// revocation list share steps 1 to 4 of SPEC.md section 3.
+type specDoc struct{ begin, end, format, label string }
+
+var (
+	specLicenseDoc = specDoc{"-----BEGIN OLR LICENSE-----\n", "-----END OLR LICENSE-----\n", "olr-license/v1", "olr/v1/license-signature\x00"}
+	specCRLDoc     = specDoc{"-----BEGIN OLR REVOCATION LIST-----\n", "-----END OLR REVOCATION LIST-----\n", "olr-crl/v1", "olr/v1/crl-signature\x00"}
+)
+
+// specAuthenticate runs steps 1 to 4 of SPEC.md section 3 and returns the
+// body's lines and the key, or the outcome of the step that failed.
+func specAuthenticate(v *Vector, d specDoc) (bodyLines []string, key *specKey, outcome string) {
+	// 1. Size, copy and paste, armor, signature line.
+	data := v.Body
+	max := 64 << 10
+	if d.format == "olr-crl/v1" {
+		max = 4 << 20
+	}
+	if len(data) > max {
+		return nil, nil, "malformed"
+	}
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	s := strings.Trim(string(data), "\n") + "\n"
+	if strings.Contains(s, "\r") || !strings.HasPrefix(s, d.begin) || !strings.HasSuffix(s, d.end) || len(s) < len(d.begin)+len(d.end) {
+		return nil, nil, "malformed"
+	}
+	lines := strings.SplitAfter(s[len(d.begin):len(s)-len(d.end)], "\n")
+	if lines[len(lines)-1] != "" {
+		return nil, nil, "malformed" // the END line does not start a line
+	}
+	lines = lines[:len(lines)-1]
+	if len(lines) == 0 {
+		return nil, nil, "malformed"
+	}
+	sigText, ok := strings.CutPrefix(strings.TrimSuffix(lines[len(lines)-1], "\n"), "signature: ")
+	sig, err := base64.RawStdEncoding.Strict().DecodeString(sigText)
+	if !ok || err != nil || len(sig) != 64 || len(sigText) != 86 {
+		return nil, nil, "malformed"
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if strings.HasPrefix(l, "signature:") || strings.HasPrefix(l, "-----") {
+			return nil, nil, "malformed"
+		}
+	}
+	body := strings.Join(lines[:len(lines)-1], "")
+	bodyLines = strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+
+	// 2. The format line.
+	format, ok := strings.CutPrefix(bodyLines[0], "format: ")
+	if !ok {
+		return nil, nil, "malformed"
+	}
+	if format != d.format {
+		return nil, nil, "unsupported-format"
+	}
+
+	// 3. The key ID, and the key.
+	if len(bodyLines) < 2 || !strings.HasPrefix(bodyLines[1], "key-id: ") || !specKeyIDRE.MatchString(bodyLines[1][8:]) {
+		return nil, nil, "malformed"
+	}
+	key = specTrustedKey(v, bodyLines[1][8:])
+	if key == nil {
+		return nil, nil, "untrusted-key"
+	}
+
+	// 4. The signature.
+	if !ed25519.Verify(key.pub, []byte(d.label+body), sig) {
+		return nil, nil, "bad-signature"
+	}
+	return bodyLines, key, ""
+}
+
+// validAt reports whether the key's window holds t.
+func (k *specKey) validAt(t time.Time) bool {
+	return (k.from.IsZero() || !t.Before(k.from)) && (k.to.IsZero() || !t.After(k.to))
 }
 
 // specKey is a trusted key of a vector's trust headers.

@@ -1,7 +1,7 @@
-// Package vectors holds test vectors for the two olr file formats, the
-// signed license.olr and the age-encrypted req.olr, so that any
-// implementation, in Go or another language, can be checked against the
-// same files.
+// Package vectors holds test vectors for the olr file formats, the signed
+// license.olr, the age-encrypted req.olr, the trust bundle and the signed
+// revocation list, so that any implementation, in Go or another language,
+// can be checked against the same files.
 //
 // Each vector is one file under testdata: a header of "key: value" lines,
 // an empty line, then the file under test byte for byte. README.md lists

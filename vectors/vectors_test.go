@@ -44,6 +44,16 @@ var wantCounts = map[string]int{
 	"request/malformed":          17,
 	"request/unsupported-format": 2,
 	"request/invalid":            17,
+
+	"trust/ok":        4,
+	"trust/malformed": 14,
+
+	"revocation-list/ok":                 5,
+	"revocation-list/malformed":          10,
+	"revocation-list/unsupported-format": 1,
+	"revocation-list/untrusted-key":      1,
+	"revocation-list/bad-signature":      2,
+	"revocation-list/key-not-valid":      1,
 }
 
 // knownBugs lists vectors whose expected outcome the Go implementation
@@ -62,6 +72,7 @@ var (
 		string(olr.ReasonGraceExpired),
 	}
 	requestExpects = []string{"ok", "wrong-key", "corrupt", "not-age", "malformed", "unsupported-format", "invalid"}
+	crlExpects     = []string{"ok", "malformed", "unsupported-format", "untrusted-key", "bad-signature", "key-not-valid"}
 )
 
 func TestVectors(t *testing.T) {
@@ -87,6 +98,16 @@ func TestVectors(t *testing.T) {
 					t.Fatalf("unknown expect %q for a request", expect)
 				}
 				got = replayRequest(t, v, expect)
+			case "trust":
+				if expect != "ok" && expect != "malformed" {
+					t.Fatalf("unknown expect %q for a trust bundle", expect)
+				}
+				got = replayTrust(t, v)
+			case "revocation-list":
+				if !slices.Contains(crlExpects, expect) {
+					t.Fatalf("unknown expect %q for a revocation list", expect)
+				}
+				got = replayCRL(t, v, expect)
 			default:
 				t.Fatalf("unknown kind %q", kind)
 			}
@@ -141,14 +162,7 @@ func parseTime(t *testing.T, key, s string) time.Time {
 // error and the error's type agree, so that the outcome cannot come from
 // the wrong layer.
 func replayLicense(t *testing.T, v *Vector, expect string) string {
-	bundle := "olr-trust/v1\n"
-	for _, line := range v.All("trust") {
-		bundle += "key: " + line + "\n"
-	}
-	trust, err := olr.ParseTrust([]byte(bundle))
-	if err != nil {
-		t.Fatalf("trust headers: %v", err)
-	}
+	trust := trustHeaders(t, v)
 	fp := &fingerprint.Fingerprint{}
 	for _, f := range v.All("factor") {
 		kind, val, ok := strings.Cut(f, " ")
@@ -286,4 +300,59 @@ func ageDecrypt(data []byte, ids []age.Identity) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(r)
+}
+
+// trustHeaders returns the trust bundle a vector's trust headers make.
+func trustHeaders(t *testing.T, v *Vector) *olr.Trust {
+	t.Helper()
+	bundle := "olr-trust/v1\n"
+	for _, line := range v.All("trust") {
+		bundle += "key: " + line + "\n"
+	}
+	trust, err := olr.ParseTrust([]byte(bundle))
+	if err != nil {
+		t.Fatalf("trust headers: %v", err)
+	}
+	return trust
+}
+
+// replayTrust parses the trust bundle and returns ok or malformed.
+func replayTrust(t *testing.T, v *Vector) string {
+	tr, err := olr.ParseTrust(v.Body)
+	if err != nil {
+		t.Logf("ParseTrust: %v", err)
+		return "malformed"
+	}
+	if want := must(t, v, "keys"); fmt.Sprint(len(tr.Keys)) != want {
+		t.Errorf("%d keys, want %s", len(tr.Keys), want)
+	}
+	return "ok"
+}
+
+// replayCRL verifies the revocation list and returns the outcome, from
+// the type of the error.
+func replayCRL(t *testing.T, v *Vector, expect string) string {
+	c, err := olr.ParseRevocationList(v.Body, trustHeaders(t, v))
+	var fe *olr.FormatError
+	switch {
+	case err == nil:
+		if want := must(t, v, "number"); fmt.Sprint(c.Number) != want {
+			t.Errorf("number %d, want %s", c.Number, want)
+		}
+		if want := v.All("revoked"); !slices.Equal(c.Revoked, want) {
+			t.Errorf("revoked %q, want %q", c.Revoked, want)
+		}
+		return "ok"
+	case errors.As(err, &fe):
+		return "malformed"
+	case errors.Is(err, olr.ErrUnsupportedFormat):
+		return "unsupported-format"
+	case errors.Is(err, olr.ErrUnknownKey):
+		return "untrusted-key"
+	case errors.Is(err, olr.ErrBadSignature):
+		return "bad-signature"
+	case errors.Is(err, olr.ErrKeyNotValid):
+		return "key-not-valid"
+	}
+	return "untyped error: " + err.Error()
 }
