@@ -44,4 +44,9 @@ const (
 	// maxTPMBlob bounds a license's wrapped TPM key: about 240 bytes for
 	// an ECC endorsement key, 430 for an RSA one.
 	maxTPMBlob = 2048
+
+	// MaxModules and MaxLanguages are the bounds above, for the vendor's
+	// ledger: a sale it accepts must fit in a license.
+	MaxModules   = maxModules
+	MaxLanguages = maxLanguages
 )

@@ -181,12 +181,9 @@ func (p *bodyParser) int(s string, max int) int {
 }
 
 func (p *bodyParser) quota(s string) int64 {
-	if s == "unlimited" {
-		return Unlimited
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > maxQuota || strconv.FormatInt(n, 10) != s {
-		p.fail("quota %q is not a whole number from 0 to %d or \"unlimited\"", s, int64(maxQuota))
+	n, err := ParseQuota(s)
+	if err != nil {
+		p.fail("%v", err)
 	}
 	return n
 }

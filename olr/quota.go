@@ -3,7 +3,55 @@ package olr
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
+
+// MaxQuota is the largest finite quota a license carries, 2^63-2: every
+// quota and quota+1 fit in an int64, so products can count up to it.
+const MaxQuota int64 = maxQuota
+
+// ErrQuotaSyntax and ErrQuotaTooLarge are wrapped by ParseQuota's errors.
+var (
+	ErrQuotaSyntax   = errors.New(`not a whole number or "unlimited"`)
+	ErrQuotaTooLarge = fmt.Errorf("too large (the largest quota is %d; use \"unlimited\" for no limit)", MaxQuota)
+)
+
+// ParseQuota parses a quota as licenses and the vendor's sales exports
+// write it: "unlimited", or a whole number in canonical decimal (digits
+// only, no sign, no leading zero) from 0 to MaxQuota. It is the one rule
+// for quotas everywhere in olr.
+func ParseQuota(s string) (int64, error) {
+	if s == "unlimited" {
+		return Unlimited, nil
+	}
+	canonical := s != "" && (s == "0" || s[0] != '0')
+	for i := 0; i < len(s) && canonical; i++ {
+		canonical = '0' <= s[i] && s[i] <= '9'
+	}
+	if !canonical {
+		return 0, &quotaError{text: s, err: ErrQuotaSyntax}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > MaxQuota {
+		return 0, &quotaError{text: s, err: ErrQuotaTooLarge}
+	}
+	return n, nil
+}
+
+type quotaError struct {
+	text string
+	err  error
+}
+
+func (e *quotaError) Error() string {
+	t := e.text
+	if len(t) > 40 {
+		t = t[:40] + "..."
+	}
+	return fmt.Sprintf("quota %q is %v", t, e.err)
+}
+
+func (e *quotaError) Unwrap() error { return e.err }
 
 // ErrQuotaExceeded is wrapped by every [QuotaError], for errors.Is.
 var ErrQuotaExceeded = errors.New("license quota exceeded")
