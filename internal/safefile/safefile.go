@@ -147,7 +147,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // is how state files are kept.
 func Replace(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(dir, TempPrefix(filepath.Base(path))+"*")
 	if err != nil {
 		return err
 	}

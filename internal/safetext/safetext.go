@@ -1,0 +1,74 @@
+// Package safetext prepares text that olr-sign did not write itself (what
+// a customer put in a request, a file name in a drop directory, a line of
+// a sales export) for a message on the vendor's terminal or in a report.
+//
+// Such text is quoted Go-style, so that control characters, escape
+// sequences, bidirectional overrides and zero-width characters show as
+// escapes instead of acting on the terminal or hiding in a name; it is
+// cut to a bounded length, so that one field cannot flood a summary; and
+// anything that looks like secret key material is withheld, never
+// echoed, whatever file it was found in.
+package safetext
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxRunes is how many characters of a value Quote shows.
+const MaxRunes = 80
+
+// Withheld replaces a value that holds secret key material.
+const Withheld = "(secret key material, withheld)"
+
+// secretMarkers are the spellings of olr's and age's secret keys, matched
+// without regard to case: bech32 may be written in either.
+var secretMarkers = []string{
+	"age-secret-key-",                    // an age X25519 or hybrid identity
+	"age-plugin-",                        // an age plugin identity (AGE-PLUGIN-...-1...)
+	"olr-signing-key/",                   // an olr signing key file
+	"-----begin age encrypted file-----", // a sealed key file
+}
+
+// LooksSecret reports whether s holds, or starts to hold, secret key
+// material: an age identity, an olr signing key, or a seed line.
+func LooksSecret(s string) bool {
+	low := strings.ToLower(s)
+	for _, m := range secretMarkers {
+		if strings.Contains(low, m) {
+			return true
+		}
+	}
+	return strings.Contains(low, "seed: ")
+}
+
+// Quote returns s quoted with Go's escapes (strconv.Quote), cut after
+// MaxRunes characters (marked with "..." after the closing quote), or
+// Withheld when s looks like secret key material.
+func Quote(s string) string {
+	return QuoteN(s, MaxRunes)
+}
+
+// QuoteN is Quote with a limit of n characters.
+func QuoteN(s string, n int) string {
+	if LooksSecret(s) {
+		return Withheld
+	}
+	cut := false
+	if utf8.RuneCountInString(s) > n {
+		i, count := 0, 0
+		for i = range s {
+			if count == n {
+				break
+			}
+			count++
+		}
+		s, cut = s[:i], true
+	}
+	q := strconv.Quote(s)
+	if cut {
+		q += "..."
+	}
+	return q
+}
