@@ -73,7 +73,7 @@ func newBatchEnv(tb testing.TB, n int) *batchEnv {
 	for i := 0; i < n; i += 1000 {
 		var sold []ledger.SoldKey
 		for j := i; j < min(i+1000, n); j++ {
-			sold = append(sold, ledger.SoldKey{Key: batchKey(j), Licensee: testLicensee, Type: ledger.TypeOEM,
+			sold = append(sold, ledger.SoldKey{Key: batchKey(j), Licensee: testLicensee, Type: olr.TypeOEM,
 				Product: testProduct, Modules: map[string]ledger.Quota{"obm": 50, "mobile": ledger.Unlimited}, Languages: []string{"en"}})
 		}
 		err := l.Update(context.Background(), "test", func(tx *ledger.Tx) error {

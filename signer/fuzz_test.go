@@ -13,11 +13,16 @@ func FuzzParseEntitlement(f *testing.F) {
 	f.Add([]byte(`{"license_key":"K","licensee":"L","type":"oem","modules":{"obm":50,"mobile":"unlimited"},"languages":["en"],"expires":"2099-12-31"}`))
 	f.Add([]byte(`{"type":"meter","modules":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := ParseEntitlement(bytes.NewReader(data))
+		f, err := ParseEntitlement(bytes.NewReader(data))
 		if err != nil {
 			return
 		}
-		_ = e.Validate(time.Now())
+		if e, err := f.Entitlement(time.Now()); err == nil {
+			if err := e.Validate(time.Now()); err != nil {
+				t.Fatalf("Entitlement accepted what Validate refuses: %v", err)
+			}
+		}
+		_ = f.Options(&IssueOptions{})
 	})
 }
 

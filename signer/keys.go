@@ -1,6 +1,10 @@
 // Package signer is the vendor side of olr: the vendor's keys at rest,
-// decryption of activation requests, the issuing policy, and (in
-// signer/ledger) the record of keys sold and activations.
+// what was sold (Entitlement) and the vendor's choices for a license
+// (IssueOptions), the issuing rules (rules.go), the one decision that
+// answers a request through the ledger (Issuer, issuer.go), and batch
+// issuing of a directory of requests. The record of keys sold and
+// activations is in signer/ledger; clone detection across requests in
+// signer/clones.
 package signer
 
 import (

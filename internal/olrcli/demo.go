@@ -94,18 +94,20 @@ func runDemo(c *cli.Context) error {
 		opened.Hostname, len(opened.Fingerprint.Factors), opened.Fingerprint.Machine.Class)
 
 	step(5, "vendor: olr-sign issue -> license.olr (OEM key)")
-	grace := 14
 	ent := &signer.Entitlement{
-		LicenseKey: licenseKey, Licensee: licensee, Type: string(olr.TypeOEM),
-		Modules: signer.Quotas{
+		LicenseKey: licenseKey, Licensee: licensee, Type: olr.TypeOEM,
+		Modules: map[string]int64{
 			"cbs": 1, "obm": 50, "acb": 20, "vmware-vm": 10, "hyperv-socket": 2,
 			"m365": 100, "exchange-mailbox": 200, "opendirect": 5, "mobile": olr.Unlimited,
 		},
 		Languages:   []string{"en", "fr", "zh-TW"},
-		Maintenance: now.AddDate(1, 0, 0).Format(time.DateOnly),
-		GraceDays:   &grace,
+		Maintenance: now.UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour),
 	}
-	lic, licData, err := signer.Issue(opened, ent, loaded, &signer.IssueOptions{Now: now})
+	opts := &signer.IssueOptions{Now: now}
+	// A throwaway license for this machine, whatever it is: a container or
+	// a VM clone would otherwise be refused for its weak fingerprint.
+	opts.AllowWeak = "demo on this machine"
+	lic, licData, err := signer.IssueUnrecorded(opened, ent, loaded, opts)
 	if err != nil {
 		return err
 	}
@@ -117,8 +119,8 @@ func runDemo(c *cli.Context) error {
 
 	// An Evaluation key is refused, as the vendor's rules say.
 	eval := *ent
-	eval.Type = string(olr.TypeEvaluation)
-	if _, _, err := signer.Issue(opened, &eval, loaded, &signer.IssueOptions{Now: now}); err != nil {
+	eval.Type = olr.TypeEvaluation
+	if _, _, err := signer.IssueUnrecorded(opened, &eval, loaded, opts); err != nil {
 		fmt.Printf("an Evaluation key would be %v\n", err)
 	}
 

@@ -19,7 +19,7 @@ import (
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr"
-	"github.com/olr-dev/olr/signer/audit"
+	"github.com/olr-dev/olr/signer/clones"
 	"github.com/olr-dev/olr/signer/ledger"
 )
 
@@ -61,7 +61,7 @@ func runAudit(c *cli.Context) error {
 	if c.NArg() > 1 || c.NArg() == 0 && !c.IsSet("ledger") {
 		return cliutil.BadArgs(c, "audit takes one directory of requests (or --ledger FILE)")
 	}
-	a := audit.New()
+	a := clones.New()
 	var where []string
 	if c.NArg() == 1 {
 		dir := c.Args().First()
@@ -111,7 +111,7 @@ func runAudit(c *cli.Context) error {
 // many files it read. A file that cannot be read or decrypted is added
 // as a failure; only a directory that cannot be listed, or that holds
 // no request at all, is an error.
-func auditDir(a *audit.Auditor, dir string, ids []age.Identity) (int, error) {
+func auditDir(a *clones.Detector, dir string, ids []age.Identity) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, cliutil.Usagef("cannot list %s: %v", dir, err)
@@ -175,7 +175,7 @@ func readRequestFile(path string) ([]byte, error) {
 // auditLedger adds every activation the ledger recorded, active or not,
 // to a, and returns how many it read. An activation whose fingerprint is
 // not the JSON of a request's fingerprint is added as a failure.
-func auditLedger(ctx context.Context, a *audit.Auditor, path string) (int, error) {
+func auditLedger(ctx context.Context, a *clones.Detector, path string) (int, error) {
 	// ledger.Open creates a missing file; an audit must not.
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return 0, cliutil.Usagef("--ledger %s: no such ledger file", path)
@@ -204,7 +204,7 @@ func auditLedger(ctx context.Context, a *audit.Auditor, path string) (int, error
 					a.Failed(source, err)
 					continue
 				}
-				a.AddRecord(audit.Record{Source: source, RequestID: act.RequestID, Key: act.Key,
+				a.AddRecord(clones.Record{Source: source, RequestID: act.RequestID, Key: act.Key,
 					Licensee: k.Licensee, Created: act.Created, Fingerprint: *fp})
 			}
 		}
@@ -233,7 +233,7 @@ func parseLedgerFingerprint(data []byte) (*fingerprint.Fingerprint, error) {
 
 // printAudit writes the human form of an audit report, grouped by
 // finding.
-func printAudit(w io.Writer, r *audit.Report, where string) {
+func printAudit(w io.Writer, r *clones.Report, where string) {
 	fmt.Fprintf(w, "audited %d requests of %d license keys (%s)\n", r.Requests, r.Keys, where)
 	section := func(title string, n int) bool {
 		if n == 0 {
@@ -243,7 +243,7 @@ func printAudit(w io.Writer, r *audit.Report, where string) {
 		return true
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	refLine := func(indent string, x audit.Ref) {
+	refLine := func(indent string, x clones.Ref) {
 		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", indent, x.Key, x.Licensee, orDash(x.Hostname), x.Created.Format(time.RFC3339), x.Source)
 	}
 	if section("one machine under several license keys", len(r.SharedMachines)) {
@@ -285,7 +285,7 @@ func printAudit(w io.Writer, r *audit.Report, where string) {
 		}
 		tw.Flush()
 	}
-	machineList := func(l []audit.Ref) {
+	machineList := func(l []clones.Ref) {
 		for _, x := range l {
 			kind := x.Machine.Class
 			if x.Machine.Detail != "" {
@@ -322,7 +322,7 @@ func printAudit(w io.Writer, r *audit.Report, where string) {
 }
 
 // sharedKinds names the kinds of the shared factors, each once.
-func sharedKinds(fs []audit.Identifier) string {
+func sharedKinds(fs []clones.Identifier) string {
 	var kinds []string
 	for _, f := range fs {
 		if len(kinds) == 0 || kinds[len(kinds)-1] != string(f.Kind) {

@@ -14,7 +14,7 @@ import (
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer"
-	"github.com/olr-dev/olr/signer/audit"
+	"github.com/olr-dev/olr/signer/clones"
 	"github.com/olr-dev/olr/signer/ledger"
 )
 
@@ -104,14 +104,14 @@ func TestAuditCommand(t *testing.T) {
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
-	var r audit.Report
+	var r clones.Report
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
-	if r.Format != audit.Format || r.Requests != 3 || r.Keys != 3 {
-		t.Errorf("format %q, %d requests, %d keys; want %q, 3, 3", r.Format, r.Requests, r.Keys, audit.Format)
+	if r.Format != clones.Format || r.Requests != 3 || r.Keys != 3 {
+		t.Errorf("format %q, %d requests, %d keys; want %q, 3, 3", r.Format, r.Requests, r.Keys, clones.Format)
 	}
-	if len(r.SharedMachines) != 1 || r.SharedMachines[0].Verdict != audit.VerdictClone ||
+	if len(r.SharedMachines) != 1 || r.SharedMachines[0].Verdict != clones.VerdictClone ||
 		strings.Join(r.SharedMachines[0].Keys, ",") != "K1,K2" {
 		t.Errorf("shared machines: %+v, want the clones K1 and K2", r.SharedMachines)
 	}
@@ -200,7 +200,7 @@ func TestAuditCommandLedger(t *testing.T) {
 	ctx := context.Background()
 	err = l.Update(ctx, "test", func(tx *ledger.Tx) error {
 		for i, req := range f.requests[:3] {
-			if _, err := tx.PutKey(&ledger.SoldKey{Key: req.LicenseKey, Licensee: req.Licensee, Type: ledger.TypeOEM, Product: req.Product}); err != nil {
+			if _, err := tx.PutKey(&ledger.SoldKey{Key: req.LicenseKey, Licensee: req.Licensee, Type: olr.TypeOEM, Product: req.Product}); err != nil {
 				return err
 			}
 			fp, err := json.Marshal(req.Fingerprint)
@@ -213,7 +213,7 @@ func TestAuditCommandLedger(t *testing.T) {
 			}
 		}
 		// An activation whose fingerprint is in another form.
-		if _, err := tx.PutKey(&ledger.SoldKey{Key: "K9", Licensee: "Acme", Type: ledger.TypeOEM, Product: "backup-server"}); err != nil {
+		if _, err := tx.PutKey(&ledger.SoldKey{Key: "K9", Licensee: "Acme", Type: olr.TypeOEM, Product: "backup-server"}); err != nil {
 			return err
 		}
 		return tx.Activate(&ledger.Activation{Key: "K9", Fingerprint: []byte(`{"mac":["52:54:00:12:34:56"]}`)},
@@ -228,7 +228,7 @@ func TestAuditCommandLedger(t *testing.T) {
 	if code != cliutil.ExitRefused || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	var r audit.Report
+	var r clones.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestAuditCommandLedger(t *testing.T) {
 	if code != cliutil.ExitRefused {
 		t.Fatalf("exit %d", code)
 	}
-	r = audit.Report{}
+	r = clones.Report{}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}

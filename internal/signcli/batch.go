@@ -13,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/signer"
 )
@@ -22,7 +21,7 @@ import (
 // DIR answered through the ledger, the licenses written into OUTDIR as
 // NAME.license.olr. Exit 0 when all are answered, 1 when some are refused,
 // 2 when some cannot be read (or on a usage error).
-func runIssueBatch(c *cli.Context) error {
+func runIssueBatch(c *cli.Context, opts *signer.IssueOptions) error {
 	in, out := c.String("batch"), c.String("output")
 	switch {
 	case c.NArg() > 0:
@@ -46,7 +45,7 @@ func runIssueBatch(c *cli.Context) error {
 		return err
 	}
 	defer is.Ledger.Close()
-	b := &signer.Batch{Issuer: is, Operator: operator(c)}
+	b := &signer.Batch{Issuer: is, Operator: operator(c), Options: *opts}
 	var bar *progressBar
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		bar = &progressBar{w: os.Stderr}
@@ -68,29 +67,6 @@ func runIssueBatch(c *cli.Context) error {
 		return cliutil.Refusedf("%d of %d requests refused", len(res.Refused), res.Total)
 	}
 	return nil
-}
-
-// policyFromFlags returns the match policy --threshold and --require ask
-// for, on top of the default one, or nil (the default) when neither is
-// given.
-func policyFromFlags(c *cli.Context) (*fingerprint.Policy, error) {
-	if !c.IsSet("threshold") && !c.IsSet("require") {
-		return nil, nil
-	}
-	p := fingerprint.DefaultPolicy()
-	if c.IsSet("threshold") {
-		p.Threshold = c.Int("threshold")
-	}
-	for _, r := range c.StringSlice("require") {
-		if !fingerprint.Kind(r).Known() {
-			return nil, cliutil.Usagef("--require %q: unknown factor kind (known: %v)", r, fingerprint.Kinds)
-		}
-		p.Required = append(p.Required, fingerprint.Kind(r))
-	}
-	if err := p.Validate(); err != nil {
-		return nil, cliutil.Usagef("%v", err)
-	}
-	return &p, nil
 }
 
 func unwrapPath(err error) error {

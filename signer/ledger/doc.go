@@ -7,13 +7,22 @@
 //
 // Open the ledger (DefaultPath gives the usual location: $OLR_LEDGER,
 // else $XDG_DATA_HOME/olr/ledger.db, else ~/.local/share/olr/ledger.db),
-// then run the
-// issuing policy inside Ledger.Update: the function receives a Tx in one
-// BEGIN IMMEDIATE transaction, so it can look up the key, look up the
-// current activation and record the new activation, the license and the
-// audit record with the certainty that no other process changes the key
-// in between. Read-only work goes through Ledger.View. Ledger.Verify
-// checks the whole file.
+// then make an issuing decision inside Ledger.Update: the function
+// receives a Tx in one BEGIN IMMEDIATE transaction, so it can read what
+// the ledger records about a key and a request (Tx.KeyState), decide,
+// and record the new activation, the license and the audit record with
+// the certainty that no other process changes the key in between.
+// Read-only work goes through Ledger.View. Ledger.Verify checks the
+// whole file.
+//
+// The ledger stores; it does not decide. It enforces only what storage
+// must guarantee whatever the caller does: a key sold once, at most one
+// active activation per key, each license and request ID recorded once,
+// and every change audited. Which license a request deserves (OEM keys
+// only, replay, re-issue, transfer) is the issuing rules' business, in
+// package signer. What a sale may hold is checked with olr's rules for a
+// license (module names, language tags, quotas, text), so that a key the
+// ledger accepts can be issued.
 //
 // Keys sold come from the sales system through ImportCSV or ImportJSON
 // and Tx.ImportKeys.

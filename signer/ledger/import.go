@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/olr-dev/olr/olr"
 )
 
 // CSVColumns are the columns of a sales export in CSV. The header row is
@@ -137,7 +139,7 @@ func locate(err error, where string) error {
 
 // keyFromFields parses the scalar fields shared by both formats.
 func keyFromFields(key, licensee, typ, product, expires, maintenance string) (*SoldKey, error) {
-	k := &SoldKey{Key: key, Licensee: licensee, Type: LicenseType(typ), Product: product}
+	k := &SoldKey{Key: key, Licensee: licensee, Type: olr.LicenseType(typ), Product: product}
 	var err error
 	if k.Expires, err = parseDate(expires); err != nil {
 		return nil, &ValidationError{Field: "expires", Err: err}
@@ -170,8 +172,8 @@ func parseModulesCSV(s string) (map[string]Quota, error) {
 			return nil, invalid("modules", "module %q: %v", name, err)
 		}
 		m[name] = q
-		if len(m) > maxModules {
-			return nil, invalid("modules", "more than %d modules", maxModules)
+		if len(m) > olr.MaxModules {
+			return nil, invalid("modules", "more than %d modules", olr.MaxModules)
 		}
 	}
 	return m, nil
@@ -183,8 +185,8 @@ func parseLanguagesCSV(s string) ([]string, error) {
 		return nil, nil
 	}
 	langs := strings.Split(s, ";")
-	if len(langs) > maxLanguages {
-		return nil, invalid("languages", "more than %d languages", maxLanguages)
+	if len(langs) > olr.MaxLanguages {
+		return nil, invalid("languages", "more than %d languages", olr.MaxLanguages)
 	}
 	return langs, nil
 }
@@ -304,8 +306,8 @@ func parseJSONKey(raw json.RawMessage) (*SoldKey, error) {
 		return nil, err
 	}
 	if jk.Modules != nil {
-		if len(jk.Modules) > maxModules {
-			return nil, invalid("modules", "more than %d modules", maxModules)
+		if len(jk.Modules) > olr.MaxModules {
+			return nil, invalid("modules", "more than %d modules", olr.MaxModules)
 		}
 		k.Modules = make(map[string]Quota, len(jk.Modules))
 		for name, v := range jk.Modules {

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/olr-dev/olr/olr"
+
 	"context"
 	"errors"
 	"strings"
@@ -23,22 +25,22 @@ func TestImportCSV(t *testing.T) {
 	}
 	k := keys[0]
 	want := &SoldKey{
-		Key: "OEM-7F3A-22", Licensee: "Example Backup, Ltd.", Type: TypeOEM, Product: "cbs",
+		Key: "OEM-7F3A-22", Licensee: "Example Backup, Ltd.", Type: olr.TypeOEM, Product: "cbs",
 		Modules:     map[string]Quota{"obm": 50, "acb": 20, "vmware-vm": 10, "m365": Unlimited},
 		Languages:   []string{"en", "fr", "zh-TW"},
 		Expires:     time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC),
 		Maintenance: time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC),
 	}
-	if !k.sameContent(want) {
+	if !k.SameSale(want) {
 		t.Errorf("key 1 = %+v", k)
 	}
-	if keys[1].Key != "oem-7f3a-22" || keys[1].Type != TypeMeter || len(keys[1].Modules) != 0 || !keys[1].Expires.IsZero() {
+	if keys[1].Key != "oem-7f3a-22" || keys[1].Type != olr.TypeMeter || len(keys[1].Modules) != 0 || !keys[1].Expires.IsZero() {
 		t.Errorf("key 2 = %+v", keys[1])
 	}
 
 	// Columns in another order, a byte order mark, CRLF line ends.
 	reordered := "\uFEFFtype,license_key,licensee,product,modules,languages,expires,maintenance\r\noem,K,L,p,,,,\r\n"
-	if keys, err := ImportCSV(strings.NewReader(reordered)); err != nil || keys[0].Key != "K" || keys[0].Type != TypeOEM {
+	if keys, err := ImportCSV(strings.NewReader(reordered)); err != nil || keys[0].Key != "K" || keys[0].Type != olr.TypeOEM {
 		t.Errorf("reordered columns: %+v, %v", keys, err)
 	}
 
@@ -53,13 +55,20 @@ func TestImportCSV(t *testing.T) {
 		{"unknown type", row("K-1,Lic,oem2,cbs,,,,"), `line 3: type: unknown license type "oem2"`},
 		{"type case", row("K-1,Lic,OEM,cbs,,,,"), "line 3: type: unknown license type"},
 		{"duplicate key", row("K-0,Other,oem,cbs,,,,"), "line 3: license_key: duplicate key, first on line 2"},
-		{"negative quota", row("K-1,Lic,oem,cbs,obm=-5,,,"), `line 3: modules: module "obm": quota is negative`},
-		{"quota not a number", row("K-1,Lic,oem,cbs,obm=5x,,,"), `line 3: modules: module "obm": quota must be`},
-		{"quota too big", row("K-1,Lic,oem,cbs,obm=99999999999,,,"), "quota is larger than"},
-		{"quota empty", row("K-1,Lic,oem,cbs,obm=,,,"), "quota is empty"},
+		{"negative quota", row("K-1,Lic,oem,cbs,obm=-5,,,"), `line 3: modules: module "obm": quota "-5" is not a whole number or "unlimited"`},
+		{"quota not a number", row("K-1,Lic,oem,cbs,obm=5x,,,"), `line 3: modules: module "obm": quota "5x" is not a whole number`},
+		{"quota leading zero", row("K-1,Lic,oem,cbs,obm=050,,,"), `line 3: modules: module "obm": quota "050" is not a whole number`},
+		{"quota too big", row("K-1,Lic,oem,cbs,obm=9223372036854775807,,,"), `quota "9223372036854775807" is too large (the largest quota is 9223372036854775806`},
+		{"quota overflows", row("K-1,Lic,oem,cbs,obm=99999999999999999999,,,"), `quota "99999999999999999999" is too large`},
+		{"quota empty", row("K-1,Lic,oem,cbs,obm=,,,"), `quota "" is not a whole number`},
 		{"module without quota", row("K-1,Lic,oem,cbs,obm,,,"), `line 3: modules: "obm" is not name=quota`},
 		{"duplicate module", row("K-1,Lic,oem,cbs,obm=1;obm=2,,,"), `module "obm" listed twice`},
 		{"bad module name", row("K-1,Lic,oem,cbs,OBM=1,,,"), "line 3: modules: module name"},
+		// What a license cannot carry is refused at import, not at every issue.
+		{"module name a license cannot carry", row("K-1,Lic,oem,cbs,m365.mailbox=3,,,"), `line 3: modules: module name "m365.mailbox": a license carries lower-case letters, digits and '-' only`},
+		{"module name with underscore", row("K-1,Lic,oem,cbs,vmware_vm=3,,,"), `module name "vmware_vm"`},
+		{"language tag a license cannot carry", row("K-1,Lic,oem,cbs,,EN,,"), `line 3: languages: language tag "EN" is not of the form en, fr or zh-TW`},
+		{"licensee a license cannot carry", row("K-1,\"Li\u2028c\",oem,cbs,,,,"), "line 3: licensee:"},
 		{"bad date", row("K-1,Lic,oem,cbs,,,2027-02-30,"), "line 3: expires: date must be a valid"},
 		{"date format", row("K-1,Lic,oem,cbs,,,,31/12/2027"), "line 3: maintenance: date must be"},
 		{"empty licensee", row("K-1,,oem,cbs,,,,"), "line 3: licensee: is empty"},
@@ -104,12 +113,12 @@ func TestImportJSON(t *testing.T) {
 		t.Fatalf("got %d keys", len(keys))
 	}
 	want := &SoldKey{
-		Key: "OEM-7F3A-22", Licensee: "Example Backup, Ltd.", Type: TypeOEM, Product: "cbs",
+		Key: "OEM-7F3A-22", Licensee: "Example Backup, Ltd.", Type: olr.TypeOEM, Product: "cbs",
 		Modules:   map[string]Quota{"obm": 50, "acb": 20, "vmware-vm": 10, "m365": Unlimited},
 		Languages: []string{"en", "fr", "zh-TW"},
 		Expires:   time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC),
 	}
-	if !keys[0].sameContent(want) {
+	if !keys[0].SameSale(want) {
 		t.Errorf("key 1 = %+v", keys[0])
 	}
 	if keys, err := ImportJSON(strings.NewReader("[]")); err != nil || len(keys) != 0 {
@@ -134,9 +143,12 @@ func TestImportJSON(t *testing.T) {
 		{"unknown type", `[{"license_key":"K","licensee":"L","type":"active_pool","product":"p"}]`, `type: unknown license type "active_pool"`},
 		{"duplicate key", obj(`,"license_key":"K-0"`), "appears twice"},
 		{"duplicate key across records", "[\n" + `{"license_key":"K","licensee":"L","type":"oem","product":"p"},` + "\n" + `{"license_key":"K","licensee":"M","type":"oem","product":"p"}]`, "record 2 (line 3): license_key: duplicate key, first in record 1 (line 2)"},
-		{"negative quota", obj(`,"modules":{"obm":-1}`), `record 2 (line 3): modules: module "obm": quota is negative`},
-		{"fractional quota", obj(`,"modules":{"obm":1.5}`), `module "obm": quota must be`},
-		{"exponent quota", obj(`,"modules":{"obm":1e3}`), `module "obm": quota must be`},
+		{"negative quota", obj(`,"modules":{"obm":-1}`), `record 2 (line 3): modules: module "obm": quota "-1" is not a whole number`},
+		{"quota too large", obj(`,"modules":{"obm":9223372036854775807}`), `module "obm": quota "9223372036854775807" is too large`},
+		{"module name a license cannot carry", obj(`,"modules":{"m365.mailbox":3}`), `module name "m365.mailbox"`},
+		{"language tag a license cannot carry", obj(`,"languages":["EN"]`), `language tag "EN"`},
+		{"fractional quota", obj(`,"modules":{"obm":1.5}`), `module "obm": quota "1.5" is not a whole number`},
+		{"exponent quota", obj(`,"modules":{"obm":1e3}`), `module "obm": quota "1e3" is not a whole number`},
 		{"quota string", obj(`,"modules":{"obm":"50"}`), `module "obm": quota must be`},
 		{"bad date", obj(`,"expires":"2027-13-01"`), "record 2 (line 3): expires: date must be a valid"},
 		{"empty licensee", `[{"license_key":"K","licensee":"","type":"oem","product":"p"}]`, "licensee: is empty"},

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/olr-dev/olr/olr"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -27,7 +29,7 @@ func openTest(t testing.TB) (*Ledger, string) {
 
 func testKey(key string) *SoldKey {
 	return &SoldKey{
-		Key: key, Licensee: "Example Backup, Ltd.", Type: TypeOEM, Product: "cbs",
+		Key: key, Licensee: "Example Backup, Ltd.", Type: olr.TypeOEM, Product: "cbs",
 		Modules:   map[string]Quota{"obm": 50, "acb": 20, "m365": Unlimited},
 		Languages: []string{"en", "zh-TW"},
 		Expires:   time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC),
@@ -121,7 +123,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !k.sameContent(testKey("K-1")) {
+		if !k.SameSale(testKey("K-1")) {
 			t.Errorf("key after reopen = %+v", k)
 		}
 		return nil
@@ -175,39 +177,82 @@ func TestDefaultPath(t *testing.T) {
 	}
 }
 
-func TestActivationLifecycle(t *testing.T) {
+// update runs fn in Update as testOperator, failing the test on error.
+func update(t testing.TB, l *Ledger, fn func(tx *Tx) error) {
+	t.Helper()
+	if err := l.Update(context.Background(), testOperator, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// activated returns a fresh ledger where K-1 is sold and activated.
+func activated(t testing.TB) (*Ledger, *IssuedLicense) {
+	t.Helper()
 	l, _ := openTest(t)
-	ctx := context.Background()
-	meter := testKey("M-1")
-	meter.Type = TypeMeter
-	putKeys(t, l, testKey("K-1"), meter)
+	putKeys(t, l, testKey("K-1"))
+	return l, activate(t, l, "K-1", "01")
+}
 
-	lic1 := activate(t, l, "K-1", "01")
-	if lic1.Status != LicenseActive || lic1.Operator != testOperator || lic1.Key != "K-1" {
-		t.Errorf("issued license = %+v", lic1)
+func TestActivate(t *testing.T) {
+	l, lic := activated(t)
+	if lic.Status != LicenseActive || lic.Operator != testOperator || lic.Key != "K-1" {
+		t.Errorf("issued license = %+v", lic)
 	}
+	update(t, l, func(tx *Tx) error {
+		st, err := tx.KeyState("K-1", lic.RequestID)
+		if err != nil {
+			return err
+		}
+		if st.Sold == nil || st.Active == nil || st.ActiveLicense.ID != lic.ID || st.Answer.ID != lic.ID || st.AnswerActivation.ID != st.Active.ID {
+			t.Errorf("KeyState = %+v", st)
+		}
+		return nil
+	})
+	verifyOK(t, l)
+}
 
-	// One key, one machine.
-	a, lic := newActivation("K-1", "02")
-	err := l.Update(ctx, testOperator, func(tx *Tx) error { return tx.Activate(a, lic) })
-	if !errors.Is(err, ErrAlreadyActive) {
-		t.Fatalf("second activation: %v, want ErrAlreadyActive", err)
+func TestActivateStorageInvariants(t *testing.T) {
+	l, lic1 := activated(t)
+	tests := []struct {
+		name    string
+		key, n  string
+		edit    func(*IssuedLicense)
+		wantErr error
+	}{
+		{name: "one active activation per key", key: "K-1", n: "02", wantErr: ErrAlreadyActive},
+		{name: "unknown key", key: "K-9", n: "01", wantErr: ErrNotFound},
+		{name: "keys are case sensitive", key: "k-1", n: "01", wantErr: ErrNotFound},
+		{name: "request ID recorded once", key: "K-1", n: "01",
+			edit: func(lic *IssuedLicense) { lic.ID = "L-other" }, wantErr: ErrDuplicate},
+		{name: "license ID recorded once", key: "K-1", n: "03",
+			edit: func(lic *IssuedLicense) { lic.ID = lic1.ID }, wantErr: ErrDuplicate},
 	}
-	// Only OEM keys.
-	a, lic = newActivation("M-1", "01")
-	err = l.Update(ctx, testOperator, func(tx *Tx) error { return tx.Activate(a, lic) })
-	if !errors.Is(err, ErrOfflineNotAllowed) {
-		t.Fatalf("meter activation: %v, want ErrOfflineNotAllowed", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, lic := newActivation(tt.key, tt.n)
+			if tt.edit != nil {
+				tt.edit(lic)
+			}
+			err := l.Update(context.Background(), testOperator, func(tx *Tx) error {
+				if tt.wantErr == ErrDuplicate {
+					// Free the key, so that only the ID is in the way.
+					if err := tx.Supersede(lic1.ID); err != nil {
+						return err
+					}
+				}
+				return tx.Activate(a, lic)
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Activate = %v, want %v", err, tt.wantErr)
+			}
+		})
 	}
-	// Unknown keys; keys are case sensitive.
-	a, lic = newActivation("k-1", "01")
-	err = l.Update(ctx, testOperator, func(tx *Tx) error { return tx.Activate(a, lic) })
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown key: %v, want ErrNotFound", err)
-	}
+	verifyOK(t, l)
+}
 
-	// A replayed request finds its license; recording it again is refused.
-	err = l.Update(ctx, testOperator, func(tx *Tx) error {
+func TestReplayFindsLicense(t *testing.T) {
+	l, lic1 := activated(t)
+	err := l.View(context.Background(), func(tx *Tx) error {
 		got, err := tx.LicenseByRequest(lic1.RequestID)
 		if err != nil {
 			return err
@@ -215,23 +260,24 @@ func TestActivationLifecycle(t *testing.T) {
 		if got.ID != lic1.ID || string(got.File) != string(lic1.File) {
 			t.Errorf("LicenseByRequest = %+v", got)
 		}
-		if err := tx.Supersede(lic1.ID); err != nil {
+		st, err := tx.KeyState("K-1", lic1.RequestID)
+		if err != nil {
 			return err
 		}
-		a, lic := newActivation("K-1", "01")
-		lic.ID = "L-other"
-		if err := tx.Activate(a, lic); !errors.Is(err, ErrDuplicate) {
-			t.Errorf("replayed request ID: %v, want ErrDuplicate", err)
+		if st.Answer == nil || st.Answer.ID != lic1.ID || string(st.AnswerActivation.Fingerprint) == "" {
+			t.Errorf("KeyState of a replay = %+v", st)
 		}
-		return errors.New("roll back")
+		return nil
 	})
-	if err == nil || err.Error() != "roll back" {
+	if err != nil {
 		t.Fatal(err)
 	}
+}
 
-	// Lost file: same machine asks again.
+func TestReissue(t *testing.T) {
+	l, lic1 := activated(t)
 	a2, lic2 := newActivation("K-1", "02")
-	err = l.Update(ctx, testOperator, func(tx *Tx) error {
+	update(t, l, func(tx *Tx) error {
 		cur, err := tx.ActiveActivation("K-1")
 		if err != nil {
 			return err
@@ -244,35 +290,62 @@ func TestActivationLifecycle(t *testing.T) {
 		}
 		return tx.Activate(a2, lic2)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantHistory(t, l, "superseded,active", "key.create,activate,supersede,activate")
+}
 
-	// Transfer to new hardware.
-	a3, lic3 := newActivation("K-1", "03")
-	var tr *Transfer
-	err = l.Update(ctx, "bob", func(tx *Tx) error {
-		var err error
-		tr, err = tx.Transfer("mainboard replaced, ticket 4711", a3, lic3)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+func TestTransfer(t *testing.T) {
+	for _, revokeOld := range []bool{false, true} {
+		t.Run(fmt.Sprintf("revokeOld=%v", revokeOld), func(t *testing.T) {
+			l, lic1 := activated(t)
+			a2, lic2 := newActivation("K-1", "02")
+			var tr *Transfer
+			err := l.Update(context.Background(), "bob", func(tx *Tx) error {
+				var err error
+				tr, err = tx.Transfer("mainboard replaced, ticket 4711", a2, lic2, revokeOld)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.FromLicense != lic1.ID || tr.ToLicense != lic2.ID || tr.Operator != "bob" {
+				t.Errorf("transfer = %+v", tr)
+			}
+			wantStatus := LicenseSuperseded
+			wantActions := "key.create,activate,transfer"
+			if revokeOld {
+				wantStatus = LicenseRevoked
+				wantActions += ",revoke"
+			}
+			wantHistory(t, l, "transferred-away,active", wantActions)
+			err = l.View(context.Background(), func(tx *Tx) error {
+				old, err := tx.License(lic1.ID)
+				if err != nil {
+					return err
+				}
+				if old.Status != wantStatus {
+					t.Errorf("old license is %s, want %s", old.Status, wantStatus)
+				}
+				trs, err := tx.Transfers("K-1")
+				if err != nil || len(trs) != 1 || trs[0].Reason != "mainboard replaced, ticket 4711" {
+					t.Errorf("Transfers = %+v, %v", trs, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
-	if tr.FromLicense != lic2.ID || tr.ToLicense != lic3.ID || tr.Operator != "bob" {
-		t.Errorf("transfer = %+v", tr)
-	}
+}
 
-	// Revoke the old and the current license; CRL numbers grow.
+func TestRevokeAndCRLNumbers(t *testing.T) {
+	l, lic1 := activated(t)
 	var crl1, crl2 uint64
-	err = l.Update(ctx, "carol", func(tx *Tx) error {
-		if _, err := tx.Revoke(lic2.ID, "transferred away"); err != nil {
+	err := l.Update(context.Background(), "carol", func(tx *Tx) error {
+		if _, err := tx.Revoke(lic1.ID, "chargeback"); err != nil {
 			return err
 		}
-		if _, err := tx.Revoke(lic3.ID, "chargeback"); err != nil {
-			return err
-		}
-		if _, err := tx.Revoke(lic3.ID, "again"); !errors.Is(err, ErrDuplicate) {
+		if _, err := tx.Revoke(lic1.ID, "again"); !errors.Is(err, ErrDuplicate) {
 			t.Errorf("second revocation: %v", err)
 		}
 		var err error
@@ -288,53 +361,56 @@ func TestActivationLifecycle(t *testing.T) {
 	if crl1 != 1 || crl2 != 2 {
 		t.Errorf("CRL numbers %d, %d", crl1, crl2)
 	}
-
-	err = l.View(ctx, func(tx *Tx) error {
-		acts, err := tx.Activations("K-1")
-		if err != nil {
-			return err
-		}
-		var states []string
-		for _, a := range acts {
-			states = append(states, string(a.State))
-		}
-		if got := strings.Join(states, ","); got != "superseded,transferred-away,revoked" {
-			t.Errorf("activation states %s", got)
-		}
+	wantHistory(t, l, "revoked", "key.create,activate,revoke,crl.number,crl.number")
+	err = l.View(context.Background(), func(tx *Tx) error {
 		if _, err := tx.ActiveActivation("K-1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("ActiveActivation after revocation: %v", err)
 		}
 		revs, err := tx.Revocations()
-		if err != nil || len(revs) != 2 || revs[1].Operator != "carol" {
+		if err != nil || len(revs) != 1 || revs[0].Operator != "carol" || revs[0].Reason != "chargeback" {
 			t.Errorf("Revocations = %+v, %v", revs, err)
-		}
-		lics, err := tx.Licenses("K-1")
-		if err != nil || len(lics) != 3 || lics[0].Status != LicenseSuperseded || lics[2].Status != LicenseRevoked {
-			t.Errorf("Licenses = %+v, %v", lics, err)
-		}
-		trs, err := tx.Transfers("K-1")
-		if err != nil || len(trs) != 1 || trs[0].Reason != "mainboard replaced, ticket 4711" {
-			t.Errorf("Transfers = %+v, %v", trs, err)
 		}
 		if _, err := tx.PutKey(testKey("X")); !errors.Is(err, ErrReadOnly) {
 			t.Errorf("PutKey in View: %v", err)
 		}
-		var actions []string
-		err = tx.Audit(func(r *AuditRecord) error {
-			actions = append(actions, r.Action)
-			return nil
-		})
-		want := "key.create,key.create,activate,supersede,activate,transfer,revoke,revoke,crl.number,crl.number"
-		if got := strings.Join(actions, ","); got != want {
-			t.Errorf("audit actions\n got %s\nwant %s", got, want)
-		}
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// After a revocation the key may be activated again.
 	activate(t, l, "K-1", "04")
+	verifyOK(t, l)
+}
+
+// wantHistory checks K-1's activation states and the audit log's actions.
+func wantHistory(t *testing.T, l *Ledger, states, actions string) {
+	t.Helper()
+	err := l.View(context.Background(), func(tx *Tx) error {
+		acts, err := tx.Activations("K-1")
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, a := range acts {
+			got = append(got, string(a.State))
+		}
+		if g := strings.Join(got, ","); g != states {
+			t.Errorf("activation states %s, want %s", g, states)
+		}
+		var acted []string
+		err = tx.Audit(func(r *AuditRecord) error {
+			acted = append(acted, r.Action)
+			return nil
+		})
+		if g := strings.Join(acted, ","); g != actions {
+			t.Errorf("audit actions\n got %s\nwant %s", g, actions)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	verifyOK(t, l)
 }
 
@@ -409,20 +485,23 @@ func ExampleLedger_Update() {
 		_, err := tx.ImportKeys("sales.csv", keys)
 		return err
 	})
-	// The issuing policy: check the key, the current activation, record.
+	// An issuing decision (package signer makes it): read the key's
+	// state once, decide, then make one write.
 	err = l.Update(ctx, "alice", func(tx *Tx) error {
-		k, err := tx.Key("OEM-7F3A-22")
+		st, err := tx.KeyState("OEM-7F3A-22", "req-1")
 		if err != nil {
 			return err
 		}
-		if !k.Type.OfflineActivation() {
-			return fmt.Errorf("%s keys cannot be activated offline", k.Type)
-		}
-		if _, err := tx.ActiveActivation(k.Key); err == nil {
+		switch {
+		case st.Sold == nil || st.Sold.Type != olr.TypeOEM:
+			return errors.New("not an OEM key sold")
+		case st.Answer != nil:
+			return errors.New("request answered before")
+		case st.Active != nil:
 			return errors.New("key already active on another machine")
 		}
 		return tx.Activate(
-			&Activation{Key: k.Key, Fingerprint: []byte(`{"mac":["52:54:00:12:34:56"]}`)},
+			&Activation{Key: st.Sold.Key, Fingerprint: []byte(`{"mac":["52:54:00:12:34:56"]}`)},
 			&IssuedLicense{ID: "lic-1", RequestID: "req-1", File: []byte("...")})
 	})
 	fmt.Println(err, l.Verify(ctx))

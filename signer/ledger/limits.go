@@ -2,9 +2,11 @@ package ledger
 
 import "time"
 
-// Bounds on what the ledger accepts. Import files come from another
+// Bounds on what the ledger stores. Import files come from another
 // system and request contents from customers, so every size is checked
-// before work is done.
+// before work is done. What a sale may hold (modules, quotas, languages)
+// is bounded by olr's rules for a license instead, so that whatever the
+// ledger accepts can be issued.
 const (
 	// maxImportBytes bounds a sales export read by ImportCSV/ImportJSON;
 	// a million keys fit comfortably.
@@ -18,17 +20,6 @@ const (
 	maxLicenseeLen = 256
 	// maxProductLen bounds a product name.
 	maxProductLen = 128
-	// maxModules bounds the modules of one key; the vendor sells about 20.
-	maxModules = 64
-	// maxModuleNameLen bounds a module name such as "vmware-vm".
-	maxModuleNameLen = 64
-	// maxQuota bounds a finite quota; larger numbers are typos, and
-	// "unlimited" exists for the real case.
-	maxQuota = 1_000_000_000
-	// maxLanguages bounds the supported languages of one key.
-	maxLanguages = 64
-	// maxLanguageLen bounds one language tag (BCP 47 tags are short).
-	maxLanguageLen = 35
 	// maxIDLen bounds license and request IDs chosen by the signer.
 	maxIDLen = 128
 	// maxOperatorLen bounds an operator name.

@@ -40,7 +40,7 @@ func TestActivateRefusesBadInput(t *testing.T) {
 	}
 	err := l.Update(context.Background(), testOperator, func(tx *Tx) error {
 		a, lic := newActivation("K-1", "01")
-		_, err := tx.Transfer("new board", a, lic)
+		_, err := tx.Transfer("new board", a, lic, false)
 		if !errors.Is(err, ErrNotActive) {
 			t.Errorf("Transfer of an inactive key: %v", err)
 		}
@@ -143,7 +143,7 @@ func TestFailedMethodLeavesNothing(t *testing.T) {
 		// license's duplicate request ID.
 		a, lic := newActivation("K-1", "02")
 		lic.RequestID = "R-K-1-01"
-		if _, err := tx.Transfer("new board", a, lic); !errors.Is(err, ErrDuplicate) {
+		if _, err := tx.Transfer("new board", a, lic, false); !errors.Is(err, ErrDuplicate) {
 			t.Errorf("Transfer = %v, want ErrDuplicate", err)
 		}
 		return nil // commit anyway

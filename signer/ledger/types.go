@@ -8,38 +8,16 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/olr-dev/olr/olr"
 )
-
-// LicenseType is the kind of license a key was sold as. Only OEM keys may
-// be activated offline; the others need the vendor's online license
-// server.
-type LicenseType string
-
-// The license types the vendor sells.
-const (
-	TypeOEM        LicenseType = "oem"
-	TypeMeter      LicenseType = "meter"
-	TypeActivePool LicenseType = "active-pool"
-	TypeEvaluation LicenseType = "evaluation"
-)
-
-// LicenseTypes lists every known license type.
-var LicenseTypes = []LicenseType{TypeOEM, TypeMeter, TypeActivePool, TypeEvaluation}
-
-// Valid reports whether t is one of the known license types.
-func (t LicenseType) Valid() bool { return slices.Contains(LicenseTypes, t) }
-
-// OfflineActivation reports whether keys of this type may be activated
-// offline. The vendor's rule: only OEM keys; meter, active pool and
-// evaluation keys need the online license server.
-func (t LicenseType) OfflineActivation() bool { return t == TypeOEM }
 
 // Quota is the number of units of a module that were sold, or Unlimited.
 type Quota int64
 
 // Unlimited is the quota of a module sold without a limit. It is written
 // "unlimited" in import files and in the ledger.
-const Unlimited Quota = -1
+const Unlimited = Quota(olr.Unlimited)
 
 // String returns the decimal quota or "unlimited".
 func (q Quota) String() string {
@@ -70,6 +48,8 @@ func (q *Quota) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// parseQuotaJSON parses a quota in a JSON document: a number written as
+// olr.ParseQuota accepts it, or the string "unlimited".
 func parseQuotaJSON(b []byte) (Quota, error) {
 	if len(b) > 0 && b[0] == '"' {
 		var s string
@@ -77,38 +57,17 @@ func parseQuotaJSON(b []byte) (Quota, error) {
 			return 0, err
 		}
 		if s != "unlimited" {
-			return 0, errors.New(`quota must be a non-negative integer or "unlimited"`)
+			return 0, errors.New(`quota must be a number or "unlimited"`)
 		}
 		return Unlimited, nil
 	}
 	return parseQuota(string(b))
 }
 
-// parseQuota parses the text form: decimal digits only (no sign, no
-// exponent, no leading zeros) or "unlimited".
+// parseQuota parses the text form with olr's rule.
 func parseQuota(s string) (Quota, error) {
-	if s == "unlimited" {
-		return Unlimited, nil
-	}
-	if s == "" {
-		return 0, errors.New("quota is empty")
-	}
-	if s[0] == '-' {
-		return 0, errors.New("quota is negative")
-	}
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return 0, errors.New(`quota must be a non-negative integer or "unlimited"`)
-		}
-	}
-	if len(s) > 1 && s[0] == '0' {
-		return 0, errors.New("quota has a leading zero")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n > maxQuota {
-		return 0, fmt.Errorf("quota is larger than %d", maxQuota)
-	}
-	return Quota(n), nil
+	q, err := olr.ParseQuota(s)
+	return Quota(q), err
 }
 
 // SoldKey is a license key as sold: who bought it, what type it is and
@@ -116,7 +75,7 @@ func parseQuota(s string) (Quota, error) {
 type SoldKey struct {
 	Key      string
 	Licensee string
-	Type     LicenseType
+	Type     olr.LicenseType
 	Product  string
 	// Modules maps a module name (such as "obm", "vmware-vm", "m365") to
 	// its quota. A nil map and an empty map mean the same.
@@ -133,9 +92,9 @@ type SoldKey struct {
 	Updated time.Time
 }
 
-// sameContent reports whether a and b record the same sale, ignoring the
+// SameSale reports whether k and o record the same sale, ignoring the
 // times the ledger sets.
-func (k *SoldKey) sameContent(o *SoldKey) bool {
+func (k *SoldKey) SameSale(o *SoldKey) bool {
 	return k.Key == o.Key && k.Licensee == o.Licensee && k.Type == o.Type &&
 		k.Product == o.Product && maps.Equal(k.Modules, o.Modules) &&
 		slices.Equal(k.Languages, o.Languages) &&

@@ -2,12 +2,13 @@ package ledger
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/olr-dev/olr/olr"
 )
 
 // checkText refuses what would make a name ambiguous or unprintable:
@@ -38,67 +39,25 @@ func checkText(field, s string, max int, allowEmpty bool) error {
 	return nil
 }
 
-// checkModuleName allows lower-case ASCII letters, digits, '-', '_' and
-// '.', starting with a letter: module names are identifiers that end up
-// in signed licenses.
-func checkModuleName(name string) error {
-	if name == "" {
-		return errors.New("empty module name")
-	}
-	if len(name) > maxModuleNameLen {
-		return fmt.Errorf("module name longer than %d bytes", maxModuleNameLen)
-	}
-	for i, c := range []byte(name) {
-		ok := 'a' <= c && c <= 'z' || i > 0 && ('0' <= c && c <= '9' || c == '-' || c == '_' || c == '.')
-		if !ok {
-			return fmt.Errorf("module name %q: use lower-case letters, digits, '-', '_' and '.', starting with a letter", name)
-		}
-	}
-	return nil
-}
-
-// checkLanguage accepts the shape of a BCP 47 tag: 2 or 3 letters, then
-// subtags of 1 to 8 letters or digits separated by '-' ("en", "zh-TW",
-// "sr-Latn-RS"). Case is kept as sold.
-func checkLanguage(tag string) error {
-	if len(tag) > maxLanguageLen {
-		return fmt.Errorf("language tag longer than %d bytes", maxLanguageLen)
-	}
-	parts := strings.Split(tag, "-")
-	bad := fmt.Errorf("language tag %q is not of the form en, fr or zh-TW", tag)
-	if n := len(parts[0]); n < 2 || n > 3 {
-		return bad
-	}
-	for i, p := range parts {
-		if p == "" || len(p) > 8 {
-			return bad
-		}
-		for _, c := range []byte(p) {
-			letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-			if !letter && (i == 0 || c < '0' || c > '9') {
-				return bad
-			}
-		}
-	}
-	return nil
-}
-
-// validateKey checks a sold key before it is stored.
+// validateKey checks a sold key before it is stored: with olr's rules
+// for what a license can carry (license type, module names, quotas,
+// language tags, text), so that a sale the ledger accepts can be issued,
+// and with the ledger's own bounds on what it stores.
 func validateKey(k *SoldKey) error {
 	if err := checkText("license_key", k.Key, maxKeyLen, false); err != nil {
 		return err
 	}
-	if err := checkText("licensee", k.Licensee, maxLicenseeLen, false); err != nil {
+	if err := checkSaleText("licensee", k.Licensee, maxLicenseeLen); err != nil {
 		return err
 	}
-	if !k.Type.Valid() {
+	if t, err := olr.ParseLicenseType(string(k.Type)); err != nil || t != k.Type {
 		return invalid("type", "unknown license type %q (want oem, meter, active-pool or evaluation)", printable(string(k.Type)))
 	}
-	if err := checkText("product", k.Product, maxProductLen, false); err != nil {
+	if err := checkSaleText("product", k.Product, maxProductLen); err != nil {
 		return err
 	}
-	if len(k.Modules) > maxModules {
-		return invalid("modules", "more than %d modules", maxModules)
+	if len(k.Modules) > olr.MaxModules {
+		return invalid("modules", "more than %d modules", olr.MaxModules)
 	}
 	for name, q := range k.Modules {
 		if err := checkModuleName(name); err != nil {
@@ -107,12 +66,12 @@ func validateKey(k *SoldKey) error {
 		if q < 0 && q != Unlimited {
 			return invalid("modules", "quota of %q is negative", name)
 		}
-		if q > maxQuota {
-			return invalid("modules", "quota of %q is larger than %d", name, maxQuota)
+		if int64(q) > olr.MaxQuota {
+			return invalid("modules", "quota of %q is larger than %d", name, olr.MaxQuota)
 		}
 	}
-	if len(k.Languages) > maxLanguages {
-		return invalid("languages", "more than %d languages", maxLanguages)
+	if len(k.Languages) > olr.MaxLanguages {
+		return invalid("languages", "more than %d languages", olr.MaxLanguages)
 	}
 	seen := map[string]bool{}
 	for _, l := range k.Languages {
@@ -131,6 +90,35 @@ func validateKey(k *SoldKey) error {
 		if !d.t.IsZero() && !isDate(d.t) {
 			return invalid(d.name, "must be a calendar date (UTC midnight)")
 		}
+	}
+	return nil
+}
+
+// checkSaleText checks a value that a license will carry (licensee,
+// product): the ledger's rule for stored text, then olr's rule for a
+// license field.
+func checkSaleText(field, s string, max int) error {
+	if err := checkText(field, s, max, false); err != nil {
+		return err
+	}
+	if err := olr.CheckText(s); err != nil {
+		return invalid(field, "%v", err)
+	}
+	return nil
+}
+
+// checkModuleName applies olr's rule for a module name.
+func checkModuleName(name string) error {
+	if !olr.ValidModuleName(name) {
+		return fmt.Errorf("module name %q: a license carries lower-case letters, digits and '-' only (such as obm or vmware-vm)", printable(name))
+	}
+	return nil
+}
+
+// checkLanguage applies olr's rule for a language tag.
+func checkLanguage(tag string) error {
+	if !olr.ValidLanguageTag(tag) {
+		return fmt.Errorf("language tag %q is not of the form en, fr or zh-TW (the language itself in lower case)", printable(tag))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-// Package audit looks across many activation requests for what a vendor
+// Package clones looks across many activation requests for what a vendor
 // should question before issuing more licenses:
 //
 //   - one machine behind several license keys: requests of different keys
@@ -15,14 +15,14 @@
 //     machines.
 //
 // The package is pure: it reads no file. Feed it requests with
-// [Auditor.Add] (decrypted req.olr files) or [Auditor.AddRecord] (other
+// [Detector.Add] (decrypted req.olr files) or [Detector.AddRecord] (other
 // sources, such as the activations of the vendor's ledger), inputs that
-// could not be read with [Auditor.Failed], then call [Auditor.Report].
+// could not be read with [Detector.Failed], then call [Detector.Report].
 //
 // Shared identifiers are found through an index by value, never by
 // comparing every pair of requests, so that ten thousand requests take a
 // fraction of a second.
-package audit
+package clones
 
 import (
 	"cmp"
@@ -52,9 +52,9 @@ type Record struct {
 	Fingerprint fingerprint.Fingerprint
 }
 
-// Auditor gathers records and reports on them. The zero value is not
-// usable; call [New]. An Auditor is not safe for concurrent use.
-type Auditor struct {
+// Detector gathers records and reports on them. The zero value is not
+// usable; call [New]. An Detector is not safe for concurrent use.
+type Detector struct {
 	policy  fingerprint.Policy
 	records []*Record
 	byID    map[string][]int
@@ -71,25 +71,25 @@ type ident struct {
 	value string
 }
 
-// New returns an auditor that judges whether two fingerprints are the
+// New returns a detector that judges whether two fingerprints are the
 // same machine under [fingerprint.DefaultPolicy], the policy olr-sign
 // issues with unless told otherwise.
-func New() *Auditor {
+func New() *Detector {
 	a, _ := NewWithPolicy(fingerprint.DefaultPolicy())
 	return a
 }
 
-// NewWithPolicy returns an auditor that judges whether two fingerprints
+// NewWithPolicy returns a detector that judges whether two fingerprints
 // are the same machine under p.
-func NewWithPolicy(p fingerprint.Policy) (*Auditor, error) {
+func NewWithPolicy(p fingerprint.Policy) (*Detector, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return &Auditor{policy: p, byID: map[string][]int{}, index: map[ident][]int{}}, nil
+	return &Detector{policy: p, byID: map[string][]int{}, index: map[ident][]int{}}, nil
 }
 
 // Add adds a decrypted request read from source.
-func (a *Auditor) Add(source string, req *olr.Request) {
+func (a *Detector) Add(source string, req *olr.Request) {
 	a.AddRecord(Record{
 		Source: source, RequestID: req.ID, Key: req.LicenseKey, Licensee: req.Licensee,
 		Hostname: req.Hostname, Created: req.CreatedTime(), Fingerprint: req.Fingerprint,
@@ -100,7 +100,7 @@ func (a *Auditor) Add(source string, req *olr.Request) {
 // of one already added (the same req.olr saved twice, or a request found
 // both in a directory and in the ledger) is counted once and listed
 // among the duplicates.
-func (a *Auditor) AddRecord(r Record) {
+func (a *Detector) AddRecord(r Record) {
 	if r.RequestID != "" {
 		for _, i := range a.byID[r.RequestID] {
 			if o := a.records[i]; o.Key == r.Key && slices.Equal(o.Fingerprint.Factors, r.Fingerprint.Factors) {
@@ -129,7 +129,7 @@ func (a *Auditor) AddRecord(r Record) {
 
 // Failed records an input that could not be read or decrypted. It is
 // reported, and the audit goes on.
-func (a *Auditor) Failed(source string, err error) {
+func (a *Detector) Failed(source string, err error) {
 	a.failed = append(a.failed, Failure{Source: source, Error: err.Error()})
 }
 
@@ -275,7 +275,7 @@ type Duplicate struct {
 
 // Report returns the findings over every record added so far. It may be
 // called again after more records are added.
-func (a *Auditor) Report() *Report {
+func (a *Detector) Report() *Report {
 	r := &Report{
 		Format: Format, Requests: len(a.records),
 		SharedMachines: []SharedMachine{}, KeysOnSeveralMachines: []KeyMachines{},
@@ -321,7 +321,7 @@ func (a *Auditor) Report() *Report {
 	return r
 }
 
-func (a *Auditor) ref(i int) Ref {
+func (a *Detector) ref(i int) Ref {
 	rec := a.records[i]
 	return Ref{Source: rec.Source, RequestID: rec.RequestID, Key: rec.Key, Licensee: rec.Licensee,
 		Hostname: rec.Hostname, Created: rec.Created.UTC(), Machine: rec.Fingerprint.Machine}
@@ -356,7 +356,7 @@ func kindsOf(fp *fingerprint.Fingerprint) []fingerprint.Kind {
 // two or more keys is a finding. Identifiers held by exactly the same
 // records make one finding together, so that a machine that shares its
 // UUID, serials and NICs shows once, with every shared factor.
-func (a *Auditor) sharedMachines() []SharedMachine {
+func (a *Detector) sharedMachines() []SharedMachine {
 	groups := map[string]*SharedMachine{}
 	members := map[string][]int{}
 	var b strings.Builder
@@ -416,7 +416,7 @@ func severalKeys(records []*Record, idx []int) bool {
 
 // explain tells clones of a disk image (only the machine-id shared) from
 // the same hardware under several keys.
-func (a *Auditor) explain(shared []Identifier, idx []int) (verdict, why string) {
+func (a *Detector) explain(shared []Identifier, idx []int) (verdict, why string) {
 	var kinds []string
 	onlyMachineID := true
 	for _, f := range shared {
@@ -453,7 +453,7 @@ func (a *Auditor) explain(shared []Identifier, idx []int) (verdict, why string) 
 
 // softwareTPMs reports whether every record of idx read its TPM from a
 // simulator, as the TPM collector notes (tpm:sim, tpm:mssim:HOST:PORT).
-func (a *Auditor) softwareTPMs(idx []int) bool {
+func (a *Detector) softwareTPMs(idx []int) bool {
 	for _, i := range idx {
 		soft := false
 		for _, f := range a.records[i].Fingerprint.Factors {
@@ -476,7 +476,7 @@ var salt = make([]byte, fingerprint.SaltSize)
 // taken oldest first; each joins the first group whose first record it
 // matches, the older one being the recorded fingerprint, as when a
 // license is checked.
-func (a *Auditor) keyMachines(key string, idx []int) KeyMachines {
+func (a *Detector) keyMachines(key string, idx []int) KeyMachines {
 	idx = slices.Clone(idx)
 	slices.SortFunc(idx, func(x, y int) int { return compareRefs(a.ref(x), a.ref(y)) })
 	type group struct {

@@ -1,4 +1,4 @@
-package audit
+package clones
 
 import (
 	"encoding/json"

@@ -1,0 +1,222 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/olr-dev/olr/olr"
+)
+
+// Sold keys: what the sales system says was sold, imported with
+// ImportCSV or ImportJSON and Tx.ImportKeys.
+
+var (
+	keyCols  = tableSpec("sold_keys").cols
+	keyQuery = "SELECT " + keyCols + " FROM sold_keys WHERE license_key = ?"
+)
+
+// scanKey reads one sold_keys row. Its errors carry no "ledger:" prefix:
+// the caller adds it once.
+func scanKey(row scanner) (*SoldKey, error) {
+	var k SoldKey
+	var typ, modules, languages, created, updated string
+	var expires, maintenance sql.NullString
+	if err := row.Scan(&k.Key, &k.Licensee, &typ, &k.Product, &modules, &languages, &expires, &maintenance, &created, &updated); err != nil {
+		return nil, err
+	}
+	k.Type = olr.LicenseType(typ)
+	if err := json.Unmarshal([]byte(modules), &k.Modules); err != nil {
+		return nil, fmt.Errorf("key modules: %w", err)
+	}
+	if err := json.Unmarshal([]byte(languages), &k.Languages); err != nil {
+		return nil, fmt.Errorf("key languages: %w", err)
+	}
+	var err error
+	if k.Expires, err = parseDate(expires.String); err != nil {
+		return nil, fmt.Errorf("key expiry: %w", err)
+	}
+	if k.Maintenance, err = parseDate(maintenance.String); err != nil {
+		return nil, fmt.Errorf("key maintenance date: %w", err)
+	}
+	if k.Created, err = parseTime(created); err != nil {
+		return nil, fmt.Errorf("key created time: %w", err)
+	}
+	if k.Updated, err = parseTime(updated); err != nil {
+		return nil, fmt.Errorf("key updated time: %w", err)
+	}
+	return &k, nil
+}
+
+// Key returns the sold key, compared exactly (case sensitive). It
+// returns an error wrapping ErrNotFound if the key was never sold.
+func (tx *Tx) Key(licenseKey string) (*SoldKey, error) {
+	return keyResult(scanKey(tx.queryRow(keyQuery, licenseKey)))
+}
+
+// Key returns the sold key as the ledger records it now, as Tx.Key does
+// but without a transaction of its own: one statement sees one
+// consistent state, which is all a single read needs.
+func (l *Ledger) Key(ctx context.Context, licenseKey string) (*SoldKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	qctx := context.WithoutCancel(ctx) // as Tx.qctx
+	st, err := l.stmt(qctx, keyQuery)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading key: %w", err)
+	}
+	return keyResult(scanKey(st.QueryRowContext(qctx, licenseKey)))
+}
+
+func keyResult(k *SoldKey, err error) (*SoldKey, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("license key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading key: %w", err)
+	}
+	return k, nil
+}
+
+// Keys returns every sold key, ordered by key.
+func (tx *Tx) Keys() ([]SoldKey, error) {
+	return queryAll(tx, "reading keys", scanKey, "SELECT "+keyCols+" FROM sold_keys ORDER BY license_key")
+}
+
+// PutKey records a sold key, inserting it or updating what was sold
+// (licensee, type, product, modules, languages, dates). Storing the same
+// content again changes nothing and writes no audit record; changed
+// reports whether anything was written. k.Created and k.Updated are set.
+func (tx *Tx) PutKey(k *SoldKey) (changed bool, err error) {
+	err = tx.atomic(func() (err error) {
+		changed, err = tx.putKey(k)
+		return err
+	})
+	return changed, err
+}
+
+func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
+	if err := validateKey(k); err != nil {
+		return false, err
+	}
+	old, err := tx.Key(k.Key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	if old != nil && old.SameSale(k) {
+		k.Created, k.Updated = old.Created, old.Updated
+		return false, nil
+	}
+	modules, err := json.Marshal(nonNilModules(k.Modules))
+	if err != nil {
+		return false, fmt.Errorf("ledger: encoding modules: %w", err)
+	}
+	langs := k.Languages
+	if langs == nil {
+		langs = []string{}
+	}
+	languages, err := json.Marshal(langs)
+	if err != nil {
+		return false, fmt.Errorf("ledger: encoding languages: %w", err)
+	}
+	now := formatTime(tx.now)
+	ref := rowKey{"sold_keys", k.Key}
+	if old == nil {
+		_, err = tx.exec("INSERT INTO sold_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			k.Key, k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
+			formatDate(k.Expires), formatDate(k.Maintenance), now, now)
+		if err != nil {
+			return false, fmt.Errorf("ledger: recording key: %w", err)
+		}
+		k.Created, k.Updated = tx.now, tx.now
+		return true, tx.audit(ActionKeyCreate, k.Key, map[string]any{"type": k.Type}, ref)
+	}
+	_, err = tx.exec(
+		"UPDATE sold_keys SET licensee = ?, type = ?, product = ?, modules = ?, languages = ?, expires = ?, maintenance = ?, updated = ? WHERE license_key = ?",
+		k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
+		formatDate(k.Expires), formatDate(k.Maintenance), now, k.Key)
+	if err != nil {
+		return false, fmt.Errorf("ledger: updating key: %w", err)
+	}
+	k.Created, k.Updated = old.Created, tx.now
+	return true, tx.audit(ActionKeyUpdate, k.Key, map[string]any{"changed": old.changedFields(k)}, ref)
+}
+
+func nonNilModules(m map[string]Quota) map[string]Quota {
+	if m == nil {
+		return map[string]Quota{}
+	}
+	return m
+}
+
+// ImportResult says what an import changed. Each list holds license keys
+// in the order of the import.
+type ImportResult struct {
+	Created   []string
+	Updated   []string
+	Unchanged []string
+}
+
+// ImportKeys records keys from a sales export (see ImportCSV and
+// ImportJSON), all within the caller's transaction: if any key is
+// refused, the Update fails and nothing is recorded. source labels the
+// import in the audit log (such as the file name). Keys whose content is
+// already recorded are left alone; when anything changed, a summary
+// record follows the per-key records.
+func (tx *Tx) ImportKeys(source string, keys []SoldKey) (res *ImportResult, err error) {
+	err = tx.atomic(func() (err error) {
+		res, err = tx.importKeys(source, keys)
+		return err
+	})
+	return res, err
+}
+
+func (tx *Tx) importKeys(source string, keys []SoldKey) (*ImportResult, error) {
+	if err := checkText("source", source, maxTextLen, true); err != nil {
+		return nil, err
+	}
+	seen := make(map[string]int, len(keys))
+	for i := range keys {
+		if j, dup := seen[keys[i].Key]; dup {
+			return nil, &ValidationError{Record: fmt.Sprintf("key %d", i+1), Field: "license_key", Err: fmt.Errorf("duplicate of key %d", j+1)}
+		}
+		seen[keys[i].Key] = i
+	}
+	res := &ImportResult{}
+	for i := range keys {
+		existed := true
+		if _, err := tx.Key(keys[i].Key); errors.Is(err, ErrNotFound) {
+			existed = false
+		} else if err != nil {
+			return nil, err
+		}
+		changed, err := tx.PutKey(&keys[i])
+		if err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) && ve.Record == "" {
+				ve.Record = fmt.Sprintf("key %d", i+1)
+			}
+			return nil, err
+		}
+		switch {
+		case !changed:
+			res.Unchanged = append(res.Unchanged, keys[i].Key)
+		case existed:
+			res.Updated = append(res.Updated, keys[i].Key)
+		default:
+			res.Created = append(res.Created, keys[i].Key)
+		}
+	}
+	if len(res.Created)+len(res.Updated) > 0 {
+		err := tx.audit(ActionKeyImport, source, map[string]any{
+			"created": len(res.Created), "updated": len(res.Updated), "unchanged": len(res.Unchanged),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
