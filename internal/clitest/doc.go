@@ -21,5 +21,11 @@
 // The Go tests sweep every byte of a license through olr verify and
 // olr.Verify, open requests with the age library, feed olr-sign hand-made
 // request plaintexts, and run --help on every command.
+//
+// A new test of a command's behaviour belongs here, as a script. Tests
+// that race two processes, kill one mid-write, need thousands of
+// synthetic requests or measure a child's memory belong in
+// internal/signtest, which builds the binaries with go build and drives
+// them from Go.
 
 package clitest
