@@ -140,29 +140,51 @@ func isLanguageTag(s string) bool {
 	if len(s) > maxLanguageTag {
 		return false
 	}
-	subtags := strings.Split(s, "-")
-	if n := len(subtags[0]); n < 2 || n > 3 || !all(subtags[0], isLower) {
-		return false
-	}
-	rest := subtags[1:]
-	if len(rest) > 0 && len(rest[0]) == 4 && isUpper(rest[0][0]) && all(rest[0][1:], isLower) {
-		rest = rest[1:] // script
-	}
-	if len(rest) > 0 && (len(rest[0]) == 2 && all(rest[0], isUpper) || len(rest[0]) == 3 && all(rest[0], isDigit)) {
-		rest = rest[1:] // region
-	}
-	for i, v := range rest {
-		lowerAlnum := all(v, func(c byte) bool { return isLower(c) || isDigit(c) })
-		if !lowerAlnum || !(5 <= len(v) && len(v) <= 8 || len(v) == 4 && isDigit(v[0])) {
-			return false
+	const (
+		wantLanguage = iota
+		wantScript
+		wantRegion
+		wantVariant
+	)
+	want, start := wantLanguage, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '-' {
+			continue
 		}
-		for _, w := range rest[:i] {
-			if w == v {
+		sub, before := s[start:i], s[:start]
+		start = i + 1
+		switch {
+		case want == wantLanguage:
+			if len(sub) < 2 || len(sub) > 3 || !all(sub, isLower) {
 				return false
 			}
+			want = wantScript
+		case want <= wantScript && len(sub) == 4 && isUpper(sub[0]) && all(sub[1:], isLower):
+			want = wantRegion
+		case want <= wantRegion && (len(sub) == 2 && all(sub, isUpper) || len(sub) == 3 && all(sub, isDigit)):
+			want = wantVariant
+		default:
+			variant := (5 <= len(sub) && len(sub) <= 8 || len(sub) == 4 && isDigit(sub[0])) &&
+				all(sub, func(c byte) bool { return isLower(c) || isDigit(c) })
+			if !variant || hasSubtag(before, sub) {
+				return false
+			}
+			want = wantVariant
 		}
 	}
 	return true
+}
+
+// hasSubtag reports whether the '-'-separated tags hold sub.
+func hasSubtag(tags, sub string) bool {
+	for tags != "" {
+		var t string
+		t, tags, _ = strings.Cut(tags, "-")
+		if t == sub {
+			return true
+		}
+	}
+	return false
 }
 
 func all(s string, f func(byte) bool) bool {
