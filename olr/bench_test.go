@@ -3,6 +3,7 @@ package olr_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"io"
 	"testing"
 	"time"
@@ -88,4 +89,33 @@ func BenchmarkAgeEncrypt(b *testing.B) {
 		w.Write(plain)
 		w.Close()
 	}
+}
+
+// BenchmarkParseRequest reads a typical request's plaintext with the
+// strict reader of SPEC.md section 2, beside encoding/json decoding the
+// same bytes into a Request with none of the checks (the baseline). Run
+// with -count to interleave the two.
+func BenchmarkParseRequest(b *testing.B) {
+	req, _ := benchRequest(b)
+	plain, err := req.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("strict", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			if _, err := olr.ParseRequest(plain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			var r olr.Request
+			if err := json.Unmarshal(plain, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
