@@ -169,23 +169,107 @@ func (is *Issuer) build(p *Prepared) error {
 }
 
 // Record decides the answer to a prepared request inside a ledger write
-// transaction and records it. It reads the key's state once: a request
-// answered before is a replay (the same license again) when it is the
-// same request, and refused when another request reuses its ID; then the
-// rules' refusal, if any; then a first activation, a re-issue to the
-// machine the key is active on, a transfer, or the one-key-one-machine
-// refusal. A sale changed since p was prepared is prepared again from the
-// ledger's record. Record may run more than once for one transaction (the
-// ledger retries on contention), so it changes nothing but the ledger,
-// through tx.
+// transaction and records it. It reads the key's state once and decides
+// as Decide says; a sale changed since p was prepared is prepared again
+// from the ledger's record. Record may run more than once for one
+// transaction (the ledger retries on contention), so it changes nothing
+// but the ledger, through tx.
 func (is *Issuer) Record(tx *ledger.Tx, p *Prepared) (*Result, error) {
 	req := p.Request
 	st, err := tx.KeyState(req.LicenseKey, req.ID)
 	if err != nil {
 		return nil, err
 	}
+	d, err := is.Decide(st, p)
+	if err != nil {
+		return nil, err
+	}
+	if d.Refused != nil {
+		return nil, d.Refused
+	}
+	if d.Outcome == Replayed {
+		return d.Result(), nil
+	}
+	p = d.Prepared
+	act, issued, err := activationOf(p)
+	if err != nil {
+		return nil, err
+	}
+	switch d.Outcome {
+	case Issued:
+		err = tx.Activate(act, issued)
+	case Reissued:
+		if err = tx.Supersede(d.Superseded); err == nil {
+			err = tx.Activate(act, issued)
+		}
+	case Transferred:
+		_, err = tx.Transfer(p.Options.Transfer, act, issued, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d.Weak != "" {
+		err := tx.Log(ActionWeakOverride, req.LicenseKey, map[string]any{
+			"license_id": p.License.ID, "request_id": req.ID, "reason": p.Options.AllowWeak, "weakness": d.Weak,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return d.Result(), nil
+}
+
+// Decision is what the issuing rules decide for a prepared request, given
+// what the ledger records about its key: the answer Record would record,
+// or the refusal. Decide makes it without writing, so that a web page or
+// a script can show what issuing would do before anyone signs.
+type Decision struct {
+	// Outcome is the answer, unless Refused is set.
+	Outcome Outcome
+	// Refused is the rule that refuses the request.
+	Refused *RefusedError
+	// Prepared is the request as it would be answered: p, or p prepared
+	// again from the sale as the ledger now records it.
+	Prepared *Prepared
+	// Superseded is the license a re-issue or transfer replaces.
+	Superseded string
+	// Weak, when set, says why the binding is weak; the license is only
+	// issued because IssueOptions.AllowWeak gives a reason, which the
+	// ledger records.
+	Weak string
+	// replayed is the license a replay hands out again.
+	replayed *Result
+}
+
+// Result returns the answer the decision gives (nil for a refusal).
+func (d *Decision) Result() *Result {
+	if d.Refused != nil {
+		return nil
+	}
+	if d.replayed != nil {
+		return d.replayed
+	}
+	return &Result{Outcome: d.Outcome, License: d.Prepared.License, File: d.Prepared.File, Superseded: d.Superseded}
+}
+
+// Decide makes the one issuing decision from the key's state st: a
+// request answered before is a replay (the same license again) when it
+// is the same request, and refused when another request reuses its ID;
+// then the rules' refusal, if any; then a first activation, a re-issue to
+// the machine the key is active on, a transfer, or the one-key-one-machine
+// refusal. Only errors other than refusals are returned.
+func (is *Issuer) Decide(st *ledger.KeyState, p *Prepared) (*Decision, error) {
+	req := p.Request
 	if st.Answer != nil {
-		return replay(st, req)
+		res, err := replay(st, req)
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			return &Decision{Refused: refused, Prepared: p}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Decision{Outcome: Replayed, Prepared: p, replayed: res}, nil
 	}
 	if !sameSale(st.Sold, p.Sold) {
 		fresh := *p
@@ -195,14 +279,11 @@ func (is *Issuer) Record(tx *ledger.Tx, p *Prepared) (*Result, error) {
 		}
 		p = &fresh
 	}
+	d := &Decision{Prepared: p}
 	if p.Refused != nil {
-		return nil, p.Refused
+		d.Refused = p.Refused
+		return d, nil
 	}
-	act, issued, err := activationOf(p)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Outcome: Issued, License: p.License, File: p.File}
 	if st.Active != nil && st.ActiveLicense != nil {
 		if _, err := olr.ParseLicenseUnauthenticated(st.ActiveLicense.File); err != nil {
 			return nil, fmt.Errorf("ledger holds an unreadable license %s: %v", st.ActiveLicense.ID, err)
@@ -210,32 +291,39 @@ func (is *Issuer) Record(tx *ledger.Tx, p *Prepared) (*Result, error) {
 	}
 	switch {
 	case st.Active == nil:
-		err = tx.Activate(act, issued)
+		d.Outcome = Issued
 	case sameMachine(st.ActiveLicense, &req.Fingerprint):
-		res.Outcome, res.Superseded = Reissued, st.ActiveLicense.ID
-		if err = tx.Supersede(st.ActiveLicense.ID); err == nil {
-			err = tx.Activate(act, issued)
-		}
+		d.Outcome, d.Superseded = Reissued, st.ActiveLicense.ID
 	case p.Options.Transfer != "":
-		res.Outcome, res.Superseded = Transferred, st.ActiveLicense.ID
-		_, err = tx.Transfer(p.Options.Transfer, act, issued, true)
+		d.Outcome, d.Superseded = Transferred, st.ActiveLicense.ID
 	default:
-		return nil, refuse(RuleOneKeyOneMachine,
+		d.Refused = refuse(RuleOneKeyOneMachine,
 			"the key is already activated on another machine (license %s, issued %s): a single license key can only be used on one machine",
 			st.ActiveLicense.ID, st.ActiveLicense.Issued.UTC().Format(time.DateOnly))
+		return d, nil
 	}
+	d.Weak = WeakBinding(&p.License.Binding, req.Fingerprint.Machine)
+	return d, nil
+}
+
+// DryRun prepares req and decides it against the ledger as it stands,
+// recording nothing: what Issue would do now. The license it signs is
+// never handed out.
+func (is *Issuer) DryRun(ctx context.Context, req *olr.Request, opts *IssueOptions) (*Decision, error) {
+	p, err := is.Prepare(ctx, req, opts)
 	if err != nil {
 		return nil, err
 	}
-	if why := WeakBinding(&p.License.Binding, req.Fingerprint.Machine); why != "" {
-		err := tx.Log(ActionWeakOverride, req.LicenseKey, map[string]any{
-			"license_id": p.License.ID, "request_id": req.ID, "reason": p.Options.AllowWeak, "weakness": why,
-		})
+	var d *Decision
+	err = is.Ledger.View(ctx, func(tx *ledger.Tx) error {
+		st, err := tx.KeyState(req.LicenseKey, req.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-	}
-	return res, nil
+		d, err = is.Decide(st, p)
+		return err
+	})
+	return d, err
 }
 
 // replay answers a request the ledger answered before with the same
