@@ -34,11 +34,11 @@ func TestDryRun(t *testing.T) {
 	}
 	first, again, other := request(batchKey(0), 1), request(batchKey(0), 1), request(batchKey(0), 2)
 	for _, tc := range []struct {
-		name  string
-		req   *olr.Request
-		opts  *IssueOptions
-		want  Outcome
-		rule  string
+		name string
+		req  *olr.Request
+		opts *IssueOptions
+		want Outcome
+		rule string
 	}{
 		{"first activation", first, nil, Issued, ""},
 		{"replay", first, nil, Replayed, ""},
