@@ -120,6 +120,29 @@ func (c *Collector) Prover() *Prover {
 	return NewProver(c.spec, c.timeout())
 }
 
+// Endorsement reads what a TPM-bound request carries (see
+// [ReadEndorsement]): from the TPM a Hold collector keeps open, else from
+// a fresh open of its spec. Without a TPM it returns an error wrapping
+// [ErrNoTPM]. It takes at most the collector's timeout for opening and
+// ctx's deadline, or [DefaultTimeout], for reading.
+func (c *Collector) Endorsement(ctx context.Context) (*Endorsement, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held != nil {
+		c.prover.mu.Lock()
+		defer c.prover.mu.Unlock()
+		return ReadEndorsement(ctx, c.held)
+	}
+	octx, cancel := context.WithTimeout(ctx, c.timeout())
+	t, _, err := OpenContext(octx, c.spec)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return ReadEndorsement(ctx, t)
+}
+
 // Close flushes the EKs a Hold collector keeps loaded and closes its TPM.
 // Its prover then opens the TPM for each proof. Close is safe to call
 // more than once, and without Hold.

@@ -437,3 +437,27 @@ func TestImportedKeyCannotLeave(t *testing.T) {
 		t.Errorf("ObjectChangeAuth: %v, want TPM_RC_POLICY_FAIL", err)
 	}
 }
+
+func TestCollectorEndorsement(t *testing.T) {
+	for _, hold := range []bool{false, true} {
+		c := NewCollector("sim")
+		c.Hold = hold
+		var fp fingerprint.Fingerprint
+		if err := c.Collect(context.Background(), &fp); err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.Endorsement(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.EKs) != 2 || e.EKs[0].Name != fp.Factors[0].Value {
+			t.Errorf("hold %v: EKs %+v, factor %s", hold, e.EKs, fp.Factors[0].Value)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := NewCollector("none").Endorsement(context.Background()); !errors.Is(err, ErrNoTPM) {
+		t.Errorf("without a TPM: %v", err)
+	}
+}
