@@ -41,12 +41,14 @@ type signedDoc struct {
 	begin  string
 	end    string
 	format string
-	max    int
-	label  string
+	// newer is a later format this code reads too; empty for none.
+	newer string
+	max   int
+	label string
 }
 
 var licenseDoc = &signedDoc{name: "license", begin: licenseBegin, end: licenseEnd, format: licenseFormat,
-	max: MaxLicenseSize, label: licenseSigLabel}
+	newer: licenseFormatV2, max: MaxLicenseSize, label: licenseSigLabel}
 
 // message returns what the signature covers: the label, then the exact
 // body bytes from the "format:" line through the newline before the
@@ -148,8 +150,12 @@ func (d *signedDoc) split(data []byte) (body, sig []byte, id KeyID, err error) {
 	first, rest, _ := bytes.Cut(body, []byte("\n"))
 	if v, ok := bytes.CutPrefix(first, []byte("format: ")); !ok {
 		return nil, nil, id, &FormatError{Line: 2, Msg: fmt.Sprintf("want \"format: %s\"", d.format)}
-	} else if string(v) != d.format {
-		return nil, nil, id, fmt.Errorf("%s: %w %s (this olr reads %s)", d.name, ErrUnsupportedFormat, quoteShort(string(v)), d.format)
+	} else if string(v) != d.format && (d.newer == "" || string(v) != d.newer) {
+		reads := d.format
+		if d.newer != "" {
+			reads += " and " + d.newer
+		}
+		return nil, nil, id, fmt.Errorf("%s: %w %s (this olr reads %s)", d.name, ErrUnsupportedFormat, quoteShort(string(v)), reads)
 	}
 	second, _, _ := bytes.Cut(rest, []byte("\n"))
 	v, ok := bytes.CutPrefix(second, []byte("key-id: "))

@@ -76,6 +76,9 @@ type License struct {
 	Languages   []string // sorted, unique
 	GraceDays   int      // 0..365
 	Binding     fingerprint.Binding
+	// TPM binds the license to one TPM (olr-license/v2); nil for a
+	// license bound by its factors alone.
+	TPM *TPMBinding
 }
 
 // Grace returns the grace period as a duration.
@@ -91,10 +94,12 @@ func (l *License) Module(name string) (Module, bool) {
 }
 
 const (
-	licenseBegin   = "-----BEGIN OLR LICENSE-----\n"
-	licenseEnd     = "-----END OLR LICENSE-----\n"
-	licenseFormat  = "olr-license/v1"
-	signatureField = "signature: "
+	licenseBegin  = "-----BEGIN OLR LICENSE-----\n"
+	licenseEnd    = "-----END OLR LICENSE-----\n"
+	licenseFormat = "olr-license/v1"
+	// licenseFormatV2 is version 1 plus the TPM binding lines.
+	licenseFormatV2 = "olr-license/v2"
+	signatureField  = "signature: "
 	// licenseSigLabel separates license signatures from any other use of
 	// the same key.
 	licenseSigLabel = "olr/v1/license-signature\x00"
@@ -158,6 +163,11 @@ func (l *License) Validate() error {
 	if !l.Expires.IsZero() && !l.Expires.After(l.NotBefore) {
 		return errors.New("expiry is not after not-before")
 	}
+	if l.TPM != nil {
+		if err := l.TPM.validate(); err != nil {
+			return err
+		}
+	}
 	b := &l.Binding
 	if len(b.Salt) != fingerprint.SaltSize {
 		return fmt.Errorf("binding salt is %d bytes, want %d", len(b.Salt), fingerprint.SaltSize)
@@ -205,7 +215,7 @@ func Sign(l *License, key ed25519.PrivateKey) ([]byte, error) {
 func (l *License) encodeBody() []byte {
 	var b bytes.Buffer
 	w := func(name, value string) { b.WriteString(name + ": " + value + "\n") }
-	w("format", licenseFormat)
+	w("format", l.format())
 	w("key-id", l.KeyID.String())
 	w("license-id", l.ID)
 	w("request-id", l.RequestID)
@@ -243,6 +253,7 @@ func (l *License) encodeBody() []byte {
 	for _, f := range l.Binding.Factors {
 		w("factor", string(f.Kind)+" "+f.Hash.String())
 	}
+	l.TPM.encode(w)
 	return b.Bytes()
 }
 

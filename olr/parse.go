@@ -45,7 +45,7 @@ func (p *bodyParser) load() bool {
 		p.fail("want \"name: value\"")
 		return false
 	}
-	if err := checkValue(val); err != nil {
+	if err := checkFieldValue(name, val); err != nil {
 		p.fail("%s: %v", name, err)
 		return false
 	}
@@ -97,8 +97,9 @@ func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	// split checked these two lines already; parseBody checks them again
 	// so that it stands on its own.
-	if f := p.field("format"); p.err == nil && f != licenseFormat {
-		p.fail("format %q is not %s", f, licenseFormat)
+	format := p.field("format")
+	if p.err == nil && format != licenseFormat && format != licenseFormatV2 {
+		p.fail("format %q is not %s or %s", format, licenseFormat, licenseFormatV2)
 	}
 	id, err := ParseKeyID(p.field("key-id"))
 	if p.err == nil && err != nil {
@@ -157,6 +158,9 @@ func parseBody(body []byte) (*License, error) {
 			break
 		}
 		l.Binding.Factors = append(l.Binding.Factors, fingerprint.HashedFactor{Kind: fingerprint.Kind(k), Hash: fingerprint.Hash(hb)})
+	}
+	if format == licenseFormatV2 {
+		l.TPM = p.tpmBinding()
 	}
 	if p.err == nil && p.load() {
 		p.fail("unexpected field %q", p.name)

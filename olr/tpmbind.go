@@ -6,8 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // TPMProver makes this machine's TPM answer the challenge of a TPM-bound
@@ -123,4 +125,59 @@ func (b *TPMBinding) Prove(ctx context.Context, p TPMProver, licenseID string, c
 		return nil, &TPMProofError{ReasonTPMMismatch, errors.New("this machine's TPM is not the licensed TPM: its answer does not verify with the license's tpm-key")}
 	}
 	return private, nil
+}
+
+// format is the license's format tag: version 2 only for a TPM-bound
+// license, so that a version 1 verifier refuses it as unsupported rather
+// than honour it without its binding.
+func (l *License) format() string {
+	if l.TPM != nil {
+		return licenseFormatV2
+	}
+	return licenseFormat
+}
+
+// encode writes the binding's three lines; nothing for nil.
+func (b *TPMBinding) encode(w func(name, value string)) {
+	if b == nil {
+		return
+	}
+	w("tpm-bind", b.Scheme+" "+b.EKKind)
+	w("tpm-key", base64.RawStdEncoding.EncodeToString(b.Key))
+	w("tpm-blob", base64.RawStdEncoding.EncodeToString(b.Blob))
+}
+
+// tpmBinding parses the optional tpm-bind, tpm-key and tpm-blob lines of
+// a version 2 body: all three, in order, or none.
+func (p *bodyParser) tpmBinding() *TPMBinding {
+	v, ok := p.optional("tpm-bind")
+	if !ok {
+		return nil
+	}
+	scheme, kind, _ := strings.Cut(v, " ")
+	b := &TPMBinding{Scheme: scheme, EKKind: kind}
+	key, err := decodeB64(p.field("tpm-key"), 65)
+	if err != nil && p.err == nil {
+		p.fail("tpm-key: %v", err)
+	}
+	b.Key = key
+	blob := p.field("tpm-blob")
+	if p.err == nil {
+		if b.Blob, err = base64.RawStdEncoding.Strict().DecodeString(blob); err != nil {
+			p.fail("tpm-blob: want canonical unpadded base64")
+		}
+	}
+	return b
+}
+
+// checkFieldValue is checkValue for a body line, except that tpm-blob, the
+// one value that is longer, may hold up to the base64 of maxTPMBlob bytes.
+func checkFieldValue(name, v string) error {
+	if name != "tpm-blob" || len(v) <= maxValue {
+		return checkValue(v)
+	}
+	if len(v) > base64.RawStdEncoding.EncodedLen(maxTPMBlob) {
+		return fmt.Errorf("value longer than the base64 of %d bytes", maxTPMBlob)
+	}
+	return checkValue(v[:maxValue]) // printable ASCII either way: base64 decoding checks the rest
 }

@@ -1,10 +1,14 @@
 package olr_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/olr-dev/olr/fingerprint"
 
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/olrtest"
@@ -43,7 +47,7 @@ func (f failing) ProveTPM(context.Context, string, []byte, []byte, []byte) ([]by
 func TestTPMBindingProve(t *testing.T) {
 	ctx := context.Background()
 	tpm, b := olrtest.NewSoftwareTPM("machine")
-	if cached, err := b.Prove(ctx, tpm, licenseID, nil); err != nil || string(cached) != "cached" {
+	if cached, err := b.Prove(ctx, tpm, licenseID, nil); err != nil || string(cached) != "private part of olrtest software TPM machine" {
 		t.Fatalf("own TPM: %q, %v", cached, err)
 	}
 	other, _ := olrtest.NewSoftwareTPM("other")
@@ -94,5 +98,80 @@ func TestTPMBindingReplay(t *testing.T) {
 	var pe *olr.TPMProofError
 	if !errors.As(err, &pe) || pe.Reason != olr.ReasonTPMMismatch {
 		t.Fatalf("replayed answer: %v", err)
+	}
+}
+
+func TestVerifyTPMBound(t *testing.T) {
+	key := olrtest.Key("vendor")
+	fp := olrtest.Fingerprint()
+	trust := olrtest.Trust(key)
+	now := olrtest.Epoch.Add(time.Hour)
+	tpm, b := olrtest.NewSoftwareTPM("machine")
+	other, _ := olrtest.NewSoftwareTPM("other")
+	_, lic := olrtest.BoundLicense(key, fp, b)
+	if !bytes.Contains(lic, []byte("format: olr-license/v2\n")) || !bytes.Contains(lic, []byte("\ntpm-bind: import ecc-p256\n")) {
+		t.Fatalf("bound license:\n%s", lic)
+	}
+	drifted := olrtest.Only(fp, fingerprint.KindMAC)
+
+	res, err := olr.Verify(lic, trust, fp, now, &olr.VerifyOptions{TPM: tpm})
+	if err != nil || res.Status != olr.Valid || string(res.TPMPrivate) != "private part of olrtest software TPM machine" || res.License.TPM == nil {
+		t.Fatalf("on its TPM: %v, %+v", err, res)
+	}
+	for _, c := range []struct {
+		name   string
+		opts   *olr.VerifyOptions
+		fp     *fingerprint.Fingerprint
+		reason olr.Reason
+	}{
+		{"no prover", nil, fp, olr.ReasonTPMUnavailable},
+		{"another TPM", &olr.VerifyOptions{TPM: other}, fp, olr.ReasonTPMMismatch},
+		// Neither earns grace, even for an installed license that drifted.
+		{"another TPM, drifted, installed", &olr.VerifyOptions{TPM: other, MismatchSince: now}, drifted, olr.ReasonTPMMismatch},
+		{"no TPM, installed", &olr.VerifyOptions{MismatchSince: now}, fp, olr.ReasonTPMUnavailable},
+		// The TPM proof does not replace the hardware match.
+		{"its TPM, another machine", &olr.VerifyOptions{TPM: tpm}, olrtest.Only(fp, fingerprint.KindIP), olr.ReasonHardwareMismatch},
+	} {
+		res, err := olr.Verify(lic, trust, c.fp, now, c.opts)
+		var ve *olr.VerifyError
+		if !errors.As(err, &ve) || ve.Reason != c.reason || res.Reason != c.reason || res.Status != olr.Invalid {
+			t.Errorf("%s: %v, %+v", c.name, err, res)
+		}
+	}
+	// Its TPM, drifted hardware: grace as for a version 1 license.
+	res, err = olr.Verify(lic, trust, drifted, now, &olr.VerifyOptions{TPM: tpm, MismatchSince: now})
+	if err != nil || res.Status != olr.Grace {
+		t.Errorf("its TPM, drifted: %v, %+v", err, res)
+	}
+	// A version 1 license never asks the TPM.
+	_, v1 := olrtest.License(key, fp)
+	calls := tpm.Calls
+	if res, err := olr.Verify(v1, trust, fp, now, &olr.VerifyOptions{TPM: tpm}); err != nil || res.TPMPrivate != nil || tpm.Calls != calls {
+		t.Errorf("version 1 with a prover: %v, %d calls", err, tpm.Calls-calls)
+	}
+}
+
+// Every single-byte change of a TPM-bound license fails: the binding's
+// lines are signed like the rest.
+func TestBoundLicenseEveryByte(t *testing.T) {
+	key := olrtest.Key("vendor")
+	fp := olrtest.Fingerprint()
+	trust := olrtest.Trust(key)
+	now := olrtest.Epoch.Add(time.Hour)
+	tpm, b := olrtest.NewSoftwareTPM("machine")
+	_, lic := olrtest.BoundLicense(key, fp, b)
+	opts := &olr.VerifyOptions{TPM: tpm}
+	start := bytes.Index(lic, []byte("tpm-bind: "))
+	for i := range lic {
+		if i < start && i%7 != 0 {
+			continue // the v1 part is swept exhaustively elsewhere; here every byte of the TPM lines
+		}
+		for _, delta := range []byte{1, 0x20, 0x80} {
+			mod := bytes.Clone(lic)
+			mod[i] ^= delta
+			if res, err := olr.Verify(mod, trust, fp, now, opts); err == nil || res.Usable() {
+				t.Fatalf("byte %d ^ %#x verified", i, delta)
+			}
+		}
 	}
 }

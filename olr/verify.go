@@ -1,6 +1,7 @@
 package olr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -83,6 +84,10 @@ type Result struct {
 	// GraceUntil is the end of the grace period for a Grace result, and
 	// for a GraceExpired one the moment it ended.
 	GraceUntil time.Time
+	// TPMPrivate is, for a TPM-bound license whose TPM proved it, the
+	// license key's private part as the TPM wrapped it: worth keeping for
+	// the next check (VerifyOptions.TPMPrivate).
+	TPMPrivate []byte
 	// Err explains an Invalid result; it is also returned by Verify.
 	Err error
 }
@@ -102,11 +107,20 @@ type VerifyOptions struct {
 	// Revocations, when set, is the vendor's latest revocation list,
 	// already authenticated (ParseRevocationList).
 	Revocations *RevocationList
+	// TPM proves a TPM-bound license on this machine's TPM (package
+	// fingerprint/tpm implements it). Without it such a license is
+	// invalid with ReasonTPMUnavailable.
+	TPM TPMProver
+	// TPMPrivate is the private part a TPM wrapped at an earlier proof of
+	// this license (Result.TPMPrivate); nil makes the TPM import the
+	// license key again.
+	TPMPrivate []byte
 }
 
 // Verify checks a license.olr file: format, trusted key, signature, the
-// signing key's validity window, product, validity dates and the hardware
-// binding against fp, the fingerprint of the machine at hand, at time now.
+// signing key's validity window, product, validity dates, the TPM binding
+// of a TPM-bound license (through opts.TPM) and the hardware binding
+// against fp, the fingerprint of the machine at hand, at time now.
 //
 // It returns a Result in every case, and with an Invalid status also a
 // *VerifyError naming the Reason. Grace is granted only with
@@ -154,6 +168,15 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 	}
 	if !l.Expires.IsZero() && !now.Before(l.Expires) {
 		return fail(ReasonExpired, fmt.Errorf("license expired at %s", formatTime(l.Expires)))
+	}
+	if l.TPM != nil {
+		private, err := l.TPM.Prove(context.Background(), opts.TPM, l.ID, opts.TPMPrivate)
+		var pe *TPMProofError
+		if errors.As(err, &pe) {
+			// No grace: a TPM is not hardware that drifts.
+			return fail(pe.Reason, pe.Err)
+		}
+		r.TPMPrivate = private
 	}
 	if fp == nil {
 		return fail(ReasonFingerprintFailed, errors.New("no fingerprint of this machine"))

@@ -36,8 +36,8 @@ func TestVerifyReasons(t *testing.T) {
 	windowed := &olr.Trust{}
 	windowed.Add(key.Public().(ed25519.PublicKey), olrtest.Epoch.Add(time.Hour), time.Time{})
 
-	_, v2 := olrtest.License(key, fp)
-	v2 = bytes.Replace(v2, []byte("olr-license/v1"), []byte("olr-license/v2"), 1)
+	_, v3 := olrtest.License(key, fp)
+	v3 = bytes.Replace(v3, []byte("olr-license/v1"), []byte("olr-license/v3"), 1)
 
 	cases := []struct {
 		name    string
@@ -63,7 +63,7 @@ func TestVerifyReasons(t *testing.T) {
 		{"trailing space", append(bytes.Clone(lic), ' '), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
 		{"pasted into other text", append([]byte("Hello,\nhere is the license:\n"), lic...), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
 		{"oversized", bytes.Repeat([]byte("a"), olr.MaxLicenseSize+1), trust, fp, now, nil, olr.Invalid, olr.ReasonMalformed, nil},
-		{"v2", v2, trust, fp, now, nil, olr.Invalid, olr.ReasonUnsupported, nil},
+		{"v3", v3, trust, fp, now, nil, olr.Invalid, olr.ReasonUnsupported, nil},
 		{"untrusted", lic, olrtest.Trust(other), fp, now, nil, olr.Invalid, olr.ReasonUntrustedKey, olr.ErrUnknownKey},
 		{"altered", bytes.Replace(lic, []byte("obm 50"), []byte("obm 99"), 1), trust, fp, now, nil, olr.Invalid, olr.ReasonBadSignature, olr.ErrBadSignature},
 		{"key window", lic, windowed, fp, now, nil, olr.Invalid, olr.ReasonKeyNotValid, nil},

@@ -3,11 +3,13 @@ package olrtest
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 
+	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/olr"
 )
 
@@ -18,8 +20,10 @@ import (
 type SoftwareTPM struct {
 	Key  *ecdsa.PrivateKey
 	blob []byte
-	// Calls counts the proofs asked for.
-	Calls int
+	// Calls counts the proofs asked for; Cached is the private part the
+	// last one was given.
+	Calls  int
+	Cached []byte
 }
 
 var _ olr.TPMProver = (*SoftwareTPM)(nil)
@@ -47,9 +51,23 @@ var ErrOtherBlob = errors.New("olrtest: the blob is wrapped to another TPM")
 // ProveTPM implements olr.TPMProver.
 func (s *SoftwareTPM) ProveTPM(_ context.Context, _ string, blob, cached, digest []byte) ([]byte, []byte, error) {
 	s.Calls++
+	s.Cached = cached
 	if string(blob) != string(s.blob) {
 		return nil, nil, ErrOtherBlob
 	}
 	sig, err := ecdsa.SignASN1(rand.Reader, s.Key, digest)
-	return sig, []byte("cached"), err
+	// A real TPM returns what it wrapped at import; this one, its label.
+	return sig, []byte("private part of " + string(s.blob)), err
+}
+
+// BoundLicense returns License(key, fp) bound to the TPM that b names: an
+// olr-license/v2 file.
+func BoundLicense(key ed25519.PrivateKey, fp *fingerprint.Fingerprint, b *olr.TPMBinding) (*olr.License, []byte) {
+	l, _ := License(key, fp)
+	l.TPM = b
+	data, err := olr.Sign(l, key)
+	if err != nil {
+		panic(err)
+	}
+	return l, data
 }

@@ -47,6 +47,12 @@ type State struct {
 	// while revoked.olr is missing or older, so deleting the list or
 	// putting back an old one un-revokes nothing.
 	RevocationList uint64 `json:"revocation_list,omitzero"`
+	// TPMPrivate is, for a TPM-bound license, the license key's private
+	// part as this machine's TPM wrapped it at import: it saves the TPM an
+	// import at every check, loads in no other TPM, and is replaced when
+	// the TPM imports again (after TPM2_Clear). Deleting it costs one
+	// import.
+	TPMPrivate []byte `json:"tpm_private,omitempty"`
 }
 
 // parseState reads state.json strictly: one JSON object of known fields,

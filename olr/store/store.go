@@ -214,7 +214,7 @@ func (s *Store) Install(license []byte, trust *olr.Trust, fp *fingerprint.Finger
 	if err != nil {
 		return res, err
 	}
-	st := &State{LicenseID: res.License.ID, Installed: now.UTC(), LastSeen: now.UTC()}
+	st := &State{LicenseID: res.License.ID, Installed: now.UTC(), LastSeen: now.UTC(), TPMPrivate: res.TPMPrivate}
 	if old != nil {
 		if now.Before(old.LastSeen.Add(-RollbackTolerance)) {
 			return s.rollback(res, old)
@@ -281,6 +281,7 @@ func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Ti
 		return invalid(olr.ReasonMalformed, err)
 	}
 	o.Revocations = newest(o.Revocations, revs)
+	o.TPMPrivate = st.TPMPrivate
 	res, err := olr.Verify(lic, trust, fp, now, &o)
 	if res.License != nil && res.License.ID != st.LicenseID {
 		// Put in place by hand, or a crash during an import: either way
@@ -292,6 +293,9 @@ func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Ti
 	}
 	if record && now.Before(st.LastSeen.Add(-RollbackTolerance)) {
 		return s.rollback(res, st)
+	}
+	if res.TPMPrivate != nil {
+		st.TPMPrivate = res.TPMPrivate // the TPM imported the key again
 	}
 	if res.License != nil && res.Match != nil && !res.Match.Pass {
 		since := st.MismatchSince
