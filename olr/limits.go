@@ -44,6 +44,12 @@ const (
 	// maxTPMBlob bounds a license's wrapped TPM key: about 240 bytes for
 	// an ECC endorsement key, 430 for an RSA one.
 	maxTPMBlob = 2048
+	// maxEKPublic, maxEKCert and maxEKChain bound what a request carries
+	// of a TPM: an EK's public area (122 bytes for ECC, 314 for RSA), a
+	// certificate (0.5 to 1.5 KiB) and the chain (2 or 3 certificates).
+	maxEKPublic = 1024
+	maxEKCert   = 4096
+	maxEKChain  = 8
 
 	// MaxModules and MaxLanguages are the bounds above, for the vendor's
 	// ledger: a sale it accepts must fit in a license.

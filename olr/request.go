@@ -35,6 +35,16 @@ type Request struct {
 	Hostname    string                  `json:"hostname"`
 	Tool        string                  `json:"tool"` // the olr version that made it
 	Fingerprint fingerprint.Fingerprint `json:"fingerprint"`
+	// TPM is the machine's TPM endorsement keys, for a TPM-bound license;
+	// set only in an olr-request/v2 (see AttachTPM).
+	TPM *RequestTPM `json:"tpm,omitempty"`
+}
+
+// AttachTPM adds the TPM's endorsement keys to the request, which makes it
+// an olr-request/v2.
+func (r *Request) AttachTPM(t *RequestTPM) error {
+	r.TPM, r.Format = t, RequestFormatV2
+	return r.Validate()
 }
 
 // NewRequest fills in a request with a fresh random ID.
@@ -69,8 +79,17 @@ var machineClasses = []string{fingerprint.ClassBareMetal, fingerprint.ClassVM, f
 // errors end up in logs. Everything a request holds is shown to support
 // staff, so every text follows the text rule.
 func (r *Request) Validate() error {
-	if r.Format != RequestFormat {
-		return fmt.Errorf("unsupported request format %s (this olr reads %s)", quoteShort(r.Format), RequestFormat)
+	switch {
+	case r.Format == RequestFormatV2 && r.TPM != nil:
+		if err := r.TPM.validate(); err != nil {
+			return err
+		}
+	case r.Format == RequestFormatV2:
+		return errors.New("an olr-request/v2 without the TPM's endorsement keys")
+	case r.Format != RequestFormat:
+		return fmt.Errorf("unsupported request format %s (this olr reads %s and %s)", quoteShort(r.Format), RequestFormat, RequestFormatV2)
+	case r.TPM != nil:
+		return errors.New("the TPM's endorsement keys in an olr-request/v1")
 	}
 	if !isHexID(r.ID) {
 		return errors.New("request ID is not 32 lower-case hex digits")
@@ -262,8 +281,8 @@ func ParseRequest(plain []byte) (*Request, error) {
 	if !ok {
 		return nil, requestErr(RequestMalformed, "malformed request: no \"format\" string member")
 	}
-	if format != RequestFormat {
-		return nil, requestErr(RequestUnsupported, "unsupported request format %s (this olr reads %s)", quoteShort(format), RequestFormat)
+	if format != RequestFormat && format != RequestFormatV2 {
+		return nil, requestErr(RequestUnsupported, "unsupported request format %s (this olr reads %s and %s)", quoteShort(format), RequestFormat, RequestFormatV2)
 	}
 	r, err := requestFromJSON(root)
 	if err != nil {

@@ -52,6 +52,10 @@ func craftedRequests(t testing.TB) []struct {
 	notes := func(ns ...string) string {
 		return edit("\n    }\n  }\n}\n", "\n    },\n    \"notes\": ["+strings.Join(ns, ", ")+"]\n  }\n}\n")
 	}
+	const ekECC = `{"kind": "ecc-p256", "public": "AAEC"}`
+	v2 := func(members string) string {
+		return edit(`"format": "olr-request/v1",`, `"format": "olr-request/v2", "tpm": {`+members+`},`)
+	}
 	many := func(n int, s string) []string {
 		out := make([]string, n)
 		for i := range out {
@@ -95,9 +99,31 @@ func craftedRequests(t testing.TB) []struct {
 		{"nested 17 deep", edit(`"tool"`, `"x": `+strings.Repeat("[", 16)+strings.Repeat("]", 16)+`, "tool"`), malformed},
 
 		// The format, checked before the members.
-		{"format v2", edit(`"olr-request/v1"`, `"olr-request/v2"`), unsupported},
-		{"format v2 with a new member", edit(`"olr-request/v1"`, `"olr-request/v2", "tpm_quote": {"x": 1}`), unsupported},
-		{"format v2 without fingerprint", `{"format": "olr-request/v2"}` + "\n", unsupported},
+		{"format v3", edit(`"olr-request/v1"`, `"olr-request/v3"`), unsupported},
+		{"format v3 with a new member", edit(`"olr-request/v1"`, `"olr-request/v3", "tpm_quote": {"x": 1}`), unsupported},
+		{"format v3 without fingerprint", `{"format": "olr-request/v3"}` + "\n", unsupported},
+
+		// Version 2: the TPM's endorsement keys.
+		{"v2 with its tpm member", v2(`"eks": [` + ekECC + `]`), ok},
+		{"v2 with both EKs, a certificate, a chain and the manufacturer", v2(`"manufacturer": "IFX", "eks": [` + ekECC + `, {"kind": "rsa-2048", "public": "AAEC", "cert": "MAEC"}], "chain": ["MAEC", "MAED"]`), ok},
+		{"v2 without its tpm member", edit(`"olr-request/v1"`, `"olr-request/v2"`), malformed},
+		{"v1 with a tpm member", edit(licensee, licensee+`, "tpm": {"eks": [`+ekECC+`]}`), malformed},
+		{"v2, unknown tpm member", v2(`"eks": [` + ekECC + `], "quote": "x"`), malformed},
+		{"v2, unknown EK member", v2(`"eks": [{"kind": "ecc-p256", "public": "AAEC", "name": "x"}]`), malformed},
+		{"v2, EKs not an array", v2(`"eks": {}`), malformed},
+		{"v2, EK without public", v2(`"eks": [{"kind": "ecc-p256"}]`), malformed},
+		{"v2, public padded", v2(`"eks": [{"kind": "ecc-p256", "public": "AAE="}]`), malformed},
+		{"v2, certificate not canonical", v2(`"eks": [{"kind": "ecc-p256", "public": "AAEC", "cert": "AAF"}]`), malformed},
+		{"v2, chain of a number", v2(`"eks": [` + ekECC + `], "chain": [1]`), malformed},
+		{"v2, no EK", v2(`"eks": []`), invalid},
+		{"v2, EKs out of order", v2(`"eks": [{"kind": "rsa-2048", "public": "AAEC"}, ` + ekECC + `]`), invalid},
+		{"v2, an EK kind twice", v2(`"eks": [` + ekECC + `, ` + ekECC + `]`), invalid},
+		{"v2, an unknown EK kind", v2(`"eks": [{"kind": "ecc-p384", "public": "AAEC"}]`), invalid},
+		{"v2, empty public", v2(`"eks": [{"kind": "ecc-p256", "public": ""}]`), invalid},
+		{"v2, public too long", v2(`"eks": [{"kind": "ecc-p256", "public": "` + strings.Repeat("A", 1368) + `"}]`), invalid},
+		{"v2, certificate too long", v2(`"eks": [{"kind": "ecc-p256", "public": "AAEC", "cert": "` + strings.Repeat("A", 5464) + `"}]`), invalid},
+		{"v2, 9 chain certificates", v2(`"eks": [` + ekECC + `], "chain": [` + strings.Repeat(`"MAEC", `, 8) + `"MAEC"]`), invalid},
+		{"v2, manufacturer with a control character", v2(`"manufacturer": "IB\u0007M", "eks": [` + ekECC + `]`), invalid},
 		{"format empty", edit(`"olr-request/v1"`, `""`), unsupported},
 		{"format missing", edit(`"format": "olr-request/v1",`, ``), malformed},
 		{"format a number", edit(`"olr-request/v1"`, `1`), malformed},

@@ -161,6 +161,8 @@ var (
 		{"product", "string", true}, {"licensee", "string", true}, {"license_key", "string", true},
 		{"hostname", "string", true}, {"tool", "string", true}, {"fingerprint", "object", true},
 	}
+	// requestMembersV2 adds the TPM's endorsement keys.
+	requestMembersV2   = append(slices.Clip(requestMembers), member{"tpm", "object", true})
 	fingerprintMembers = []member{{"factors", "array", true}, {"machine", "object", true}, {"notes", "array", false}}
 	factorMembers      = []member{{"kind", "string", true}, {"value", "string", true}, {"source", "string", true}, {"removable", "boolean", false}}
 	machineMembers     = []member{{"class", "string", true}, {"detail", "string", false}}
@@ -213,7 +215,11 @@ func sortedKeys(m map[string]any) []string {
 // requestFromJSON checks the decoded plaintext against the request's
 // members and returns the request it holds, not yet validated.
 func requestFromJSON(root map[string]any) (*Request, error) {
-	if err := checkMembers("the request", root, requestMembers); err != nil {
+	members := requestMembers
+	if root["format"] == RequestFormatV2 {
+		members = requestMembersV2
+	}
+	if err := checkMembers("the request", root, members); err != nil {
 		return nil, err
 	}
 	str := func(m map[string]any, name string) string { s, _ := m[name].(string); return s }
@@ -252,6 +258,12 @@ func requestFromJSON(root map[string]any) (*Request, error) {
 			return nil, fmt.Errorf("note %d is not a string", i+1)
 		}
 		r.Fingerprint.Notes = append(r.Fingerprint.Notes, s)
+	}
+	if t, ok := root["tpm"].(map[string]any); ok {
+		var err error
+		if r.TPM, err = requestTPMFromJSON(t); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

@@ -147,13 +147,11 @@ func (b *TPMBinding) encode(w func(name, value string)) {
 	w("tpm-blob", base64.RawStdEncoding.EncodeToString(b.Blob))
 }
 
-// tpmBinding parses the optional tpm-bind, tpm-key and tpm-blob lines of
-// a version 2 body: all three, in order, or none.
+// tpmBinding parses the tpm-bind, tpm-key and tpm-blob lines that end a
+// version 2 body. A license without them is version 1: one encoding per
+// license.
 func (p *bodyParser) tpmBinding() *TPMBinding {
-	v, ok := p.optional("tpm-bind")
-	if !ok {
-		return nil
-	}
+	v := p.field("tpm-bind")
 	scheme, kind, _ := strings.Cut(v, " ")
 	b := &TPMBinding{Scheme: scheme, EKKind: kind}
 	key, err := decodeB64(p.field("tpm-key"), 65)

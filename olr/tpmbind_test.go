@@ -175,3 +175,33 @@ func TestBoundLicenseEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// A version 2 request round-trips through Marshal and ParseRequest.
+func TestRequestV2RoundTrip(t *testing.T) {
+	req, err := olr.NewRequest("backup-server", "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T", "backup01", "olr test", olrtest.Fingerprint(), olrtest.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpm := &olr.RequestTPM{Manufacturer: "IFX", EKs: []olr.RequestEK{
+		{Kind: olr.TPMKindECCP256, Public: []byte{0, 0x23, 1}, Cert: []byte{0x30, 1, 2}},
+		{Kind: olr.TPMKindRSA2048, Public: []byte{0, 1, 2}},
+	}, Chain: [][]byte{{0x30, 0}}}
+	if err := req.AttachTPM(tpm); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(plain, []byte(`"format": "olr-request/v2"`)) || !bytes.Contains(plain, []byte(`"public": "ACMB"`)) {
+		t.Fatalf("plaintext:\n%s", plain)
+	}
+	got, err := olr.ParseRequest(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := got.Marshal()
+	if !bytes.Equal(again, plain) || got.TPM.EKs[1].Cert != nil {
+		t.Errorf("round trip:\n%s\nwant\n%s", again, plain)
+	}
+}

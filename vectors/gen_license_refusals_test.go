@@ -277,7 +277,7 @@ func (g *generator) licenseGrammar(b licenseBase) {
 	}
 
 	// unsupported-format
-	g.license("unsupported-format-v2", "unsupported-format",
-		"format olr-license/v2, otherwise the valid license (body altered, then signed with the trusted key)",
-		resign(edit(body, "format: olr-license/v1\n", "format: olr-license/v2\n"), vendorKey), licenseCase{})
+	g.license("unsupported-format-v3", "unsupported-format",
+		"format olr-license/v3, otherwise the valid license (body altered, then signed with the trusted key)",
+		resign(edit(body, "format: olr-license/v1\n", "format: olr-license/v3\n"), vendorKey), licenseCase{})
 }

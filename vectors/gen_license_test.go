@@ -120,6 +120,7 @@ type licenseCase struct {
 	noMachine     bool
 	graceUntil    time.Time
 	match         string // "score/total" when Verify gets to the binding
+	tpm           string // the machine's TPM (gen_tpm_test.go); "" for none
 }
 
 func (g *generator) license(name, expect, comment string, file []byte, c licenseCase) {
@@ -155,6 +156,9 @@ func (g *generator) license(name, expect, comment string, file []byte, c license
 	if c.match != "" {
 		h = append(h, Header{"match", c.match})
 	}
+	if c.tpm != "" {
+		h = append(h, Header{"tpm", c.tpm})
+	}
 	g.add("license-"+name, h, file)
 }
 
@@ -185,6 +189,7 @@ func (g *generator) licenseVectors() {
 	g.licenseBadSignature(b)
 	g.licenseArmor(b)
 	g.licenseGrammar(b)
+	g.licenseTPMVectors()
 }
 
 const b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

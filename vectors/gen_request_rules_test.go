@@ -54,8 +54,8 @@ func (g *generator) requestRules(x testIdentity, req *olr.Request, plain string)
 		append(gzipped([]byte(plain)), '\n'))
 
 	// The format first.
-	bad("unsupported-format-with-new-member", "unsupported-format", "format olr-request/v2 with a member version 1 does not know: unsupported, because the format is checked before the members",
-		edit(plain, `"format": "olr-request/v1",`, `"format": "olr-request/v2", "tpm_quote": {"nonce": "AAAA"},`))
+	bad("unsupported-format-with-new-member", "unsupported-format", "format olr-request/v3 with a member versions 1 and 2 do not know: unsupported, because the format is checked before the members",
+		edit(plain, `"format": "olr-request/v1",`, `"format": "olr-request/v3", "tpm_quote": {"nonce": "AAAA"},`))
 	bad("malformed-format-missing", "malformed", "no format member",
 		edit(plain, "\"format\": \"olr-request/v1\",\n  ", ""))
 

@@ -110,6 +110,9 @@ func (g *generator) request(name, expect, comment string, file []byte, c request
 	}
 	if c.req != nil {
 		h = append(h, Header{"request-id", c.req.ID}, Header{"licensee", c.req.Licensee}, Header{"license-key", c.req.LicenseKey})
+		if c.req.TPM != nil {
+			h = append(h, Header{"tpm-eks", tpmEKsHeader(c.req.TPM)})
+		}
 	}
 	g.add("request-"+name, h, file)
 }
@@ -211,8 +214,8 @@ func (g *generator) requestVectors() {
 		plain+"{}\n")
 	bad("not-json", "malformed", "the plaintext is text, not JSON",
 		"format: olr-request/v1\nlicensee: Example Hosting GmbH\n")
-	bad("unsupported-format", "unsupported-format", "the format tag is olr-request/v2",
-		edit(plain, `"olr-request/v1"`, `"olr-request/v2"`))
+	bad("unsupported-format", "unsupported-format", "the format tag is olr-request/v3",
+		edit(plain, `"olr-request/v1"`, `"olr-request/v3"`))
 	bad("invalid-factor-not-normal", "invalid", "a MAC address in upper case: factors must be in normal form",
 		edit(plain, `"3c:ec:ef:10:20:31"`, `"3C:EC:EF:10:20:31"`))
 	bad("invalid-empty-license-key", "invalid", "an empty license key",
@@ -225,6 +228,7 @@ func (g *generator) requestVectors() {
 	bad("invalid-control-character-in-source", "invalid",
 		"a factor source holding an ANSI escape sequence (ESC [2J, clear screen): no text field at any depth may hold control characters, since tools print them to the vendor's terminal",
 		strings.Replace(plain, `"source": "test vector"`, `"source": "\u001b[2J\u001b[Htest vector"`, 1))
+	g.requestTPMVectors(x, bad)
 	bad("invalid-utf8", "malformed",
 		"the licensee string holds the byte 0xff, which is not UTF-8, so the plaintext is not JSON (a decoder must not replace it with U+FFFD)",
 		edit(plain, `"Example Hosting GmbH"`, "\"Example Hosting GmbH\xff\""))

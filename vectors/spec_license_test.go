@@ -2,9 +2,14 @@ package vectors
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -63,7 +68,14 @@ func specLicense(v *Vector) specLicenseResult {
 		return fail("expired")
 	}
 
-	// 10. The hardware, and grace.
+	// 10. The TPM binding: the machine's TPM signs a fresh challenge.
+	if l.tpmKey != nil {
+		if outcome := specTPMProof(v, l); outcome != "" {
+			return fail(outcome)
+		}
+	}
+
+	// 11. The hardware, and grace.
 	r := specLicenseResult{}
 	score, total, pass, partial := specMatch(v, l)
 	r.match = fmt.Sprintf("%d/%d", score, total)
@@ -84,12 +96,17 @@ func specLicense(v *Vector) specLicenseResult {
 }
 
 // specDoc is one of the two signed formats: the license and the
-// revocation list share steps 1 to 4 of SPEC.md section 3.
-type specDoc struct{ begin, end, format, label string }
+// revocation list share steps 1 to 4 of SPEC.md section 3. formats are
+// the format tags a reader reads (a license: versions 1 and 2).
+type specDoc struct {
+	begin, end string
+	formats    []string
+	label      string
+}
 
 var (
-	specLicenseDoc = specDoc{"-----BEGIN OLR LICENSE-----\n", "-----END OLR LICENSE-----\n", "olr-license/v1", "olr/v1/license-signature\x00"}
-	specCRLDoc     = specDoc{"-----BEGIN OLR REVOCATION LIST-----\n", "-----END OLR REVOCATION LIST-----\n", "olr-crl/v1", "olr/v1/crl-signature\x00"}
+	specLicenseDoc = specDoc{"-----BEGIN OLR LICENSE-----\n", "-----END OLR LICENSE-----\n", []string{"olr-license/v1", "olr-license/v2"}, "olr/v1/license-signature\x00"}
+	specCRLDoc     = specDoc{"-----BEGIN OLR REVOCATION LIST-----\n", "-----END OLR REVOCATION LIST-----\n", []string{"olr-crl/v1"}, "olr/v1/crl-signature\x00"}
 )
 
 // specAuthenticate runs steps 1 to 4 of SPEC.md section 3 and returns the
@@ -98,7 +115,7 @@ func specAuthenticate(v *Vector, d specDoc) (bodyLines []string, key *specKey, o
 	// 1. Size, copy and paste, armor, signature line.
 	data := v.Body
 	max := 64 << 10
-	if d.format == "olr-crl/v1" {
+	if d.formats[0] == "olr-crl/v1" {
 		max = 4 << 20
 	}
 	if len(data) > max {
@@ -135,7 +152,7 @@ func specAuthenticate(v *Vector, d specDoc) (bodyLines []string, key *specKey, o
 	if !ok {
 		return nil, nil, "malformed"
 	}
-	if format != d.format {
+	if !slices.Contains(d.formats, format) {
 		return nil, nil, "unsupported-format"
 	}
 
@@ -192,6 +209,7 @@ var specFields = []struct {
 	{"product", 1, 1}, {"licensee", 1, 1}, {"type", 1, 1}, {"module", 0, 256}, {"language", 0, 128},
 	{"grace-days", 1, 1}, {"match-threshold", 1, 1}, {"match-weight", 0, len(specKinds)},
 	{"match-require", 0, len(specKinds)}, {"salt", 1, 1}, {"factor", 1, 256},
+	{"tpm-bind", 0, 1}, {"tpm-key", 0, 1}, {"tpm-blob", 0, 1},
 }
 
 // specBody is a parsed license body.
@@ -207,6 +225,8 @@ type specBody struct {
 	factorKinds        []string
 	factorHashes       [][]byte
 	recordedKindsTotal int
+	tpmKind            string // with tpmKey and tpmBlob, for olr-license/v2
+	tpmKey, tpmBlob    []byte
 }
 
 var specModuleRE = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{0,63}) (0|[1-9][0-9]*|unlimited)$`)
@@ -222,7 +242,11 @@ func specParseBody(lines []string) (*specBody, bool) {
 			if !ok || name != f.name {
 				break
 			}
-			if !specText(value, 256) {
+			limit := 256
+			if name == "tpm-blob" {
+				limit = 2732 // the base64 of 2048 bytes
+			}
+			if !specText(value, limit) {
 				return nil, false
 			}
 			b.fields[name] = append(b.fields[name], value)
@@ -236,7 +260,7 @@ func specParseBody(lines []string) (*specBody, bool) {
 		return nil, false
 	}
 	one := func(name string) string { return b.fields[name][0] }
-	if one("format") != "olr-license/v1" || !specKeyIDRE.MatchString(one("key-id")) ||
+	if !specTPMLines(b) || !specKeyIDRE.MatchString(one("key-id")) ||
 		!specHex32RE.MatchString(one("license-id")) || !specHex32RE.MatchString(one("request-id")) {
 		return nil, false
 	}
@@ -381,4 +405,70 @@ func specMatch(v *Vector, b *specBody) (score, total int, pass, partial bool) {
 	}
 	pass = total > 0 && score*100 >= b.threshold*total && !requiredMissed
 	return score, total, pass, partial
+}
+
+// specTPMLines checks the TPM lines against the format: all three in an
+// olr-license/v2 body, none in a version 1 one (SPEC.md section 3,
+// "Version 2").
+func specTPMLines(b *specBody) bool {
+	n := len(b.fields["tpm-bind"]) + len(b.fields["tpm-key"]) + len(b.fields["tpm-blob"])
+	switch b.fields["format"][0] {
+	case "olr-license/v1":
+		return n == 0
+	case "olr-license/v2":
+	default:
+		return false
+	}
+	if n != 3 {
+		return false
+	}
+	kind, ok := strings.CutPrefix(b.fields["tpm-bind"][0], "import ")
+	if !ok || kind != "ecc-p256" && kind != "rsa-2048" {
+		return false
+	}
+	key, err := base64.RawStdEncoding.Strict().DecodeString(b.fields["tpm-key"][0])
+	if err != nil || len(key) != 65 {
+		return false
+	}
+	if _, err := ecdh.P256().NewPublicKey(key); err != nil {
+		return false
+	}
+	blob, err := base64.RawStdEncoding.Strict().DecodeString(b.fields["tpm-blob"][0])
+	if err != nil || len(blob) == 0 || len(blob) > 2048 {
+		return false
+	}
+	b.tpmKind, b.tpmKey, b.tpmBlob = kind, key, blob
+	return true
+}
+
+// specTPMProof challenges the vector's TPM (its "tpm" header: the kind and
+// the SHA-256 of the one blob it imports, and the scalar it signs with)
+// and returns "" when the answer verifies with tpm-key.
+func specTPMProof(v *Vector, b *specBody) string {
+	h, ok := v.Get("tpm")
+	if !ok {
+		return "tpm-unavailable"
+	}
+	f := strings.Fields(h)
+	blobHash := sha256.Sum256(b.tpmBlob)
+	if f[0] != b.tpmKind || f[1] != hex.EncodeToString(blobHash[:]) {
+		return "tpm-mismatch" // the TPM cannot import a key wrapped to another EK
+	}
+	d, _ := base64.RawStdEncoding.DecodeString(f[2])
+	tpmKey, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	if err != nil {
+		return "tpm-mismatch"
+	}
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	challenge := sha256.Sum256(slices.Concat([]byte("olr/v2/tpm-challenge\x00"), []byte(b.fields["license-id"][0]), []byte{0}, nonce))
+	sig, err := ecdsa.SignASN1(rand.Reader, tpmKey, challenge[:])
+	if err != nil {
+		return "tpm-mismatch"
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), b.tpmKey)
+	if err != nil || !ecdsa.VerifyASN1(pub, challenge[:], sig) {
+		return "tpm-mismatch"
+	}
+	return ""
 }

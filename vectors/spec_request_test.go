@@ -3,8 +3,10 @@ package vectors
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf16"
@@ -74,15 +76,15 @@ func specRequest(v *Vector) string {
 	if !ok {
 		return "malformed"
 	}
-	if format != "olr-request/v1" {
+	if format != "olr-request/v1" && format != "olr-request/v2" {
 		return "unsupported-format"
 	}
 	// 6. The members and their JSON types.
-	if !specMembers(obj) {
+	if !specMembers(obj) || !specTPMMembers(obj) {
 		return "malformed"
 	}
 	// 7. The values.
-	if !specRequestValues(obj) {
+	if !specRequestValues(obj) || !specTPMValues(obj) {
 		return "invalid"
 	}
 	return "ok"
@@ -338,7 +340,12 @@ func specObject(obj map[string]any, schema map[string]specMember) bool {
 
 // specMembers checks step 6: the members and their JSON types.
 func specMembers(root map[string]any) bool {
-	if !specObject(root, specRequestSchema) {
+	schema := specRequestSchema
+	if root["format"] == "olr-request/v2" {
+		schema = maps.Clone(schema)
+		schema["tpm"] = specMember{"object", true}
+	}
+	if !specObject(root, schema) {
 		return false
 	}
 	fp := root["fingerprint"].(map[string]any)
@@ -399,6 +406,95 @@ func specRequestValues(root map[string]any) bool {
 	}
 	for _, n := range notes {
 		if !specText(n.(string), 512) {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	specTPMSchema = map[string]specMember{"manufacturer": {"string", false}, "eks": {"array", true}, "chain": {"array", false}}
+	specEKSchema  = map[string]specMember{"kind": {"string", true}, "public": {"string", true}, "cert": {"string", false}}
+)
+
+// specB64 decodes canonical unpadded base64.
+func specB64(v any) ([]byte, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, false
+	}
+	b, err := base64.RawStdEncoding.Strict().DecodeString(s)
+	return b, err == nil
+}
+
+// specTPMMembers checks step 6 for the tpm member of an olr-request/v2:
+// its members, their types, and byte strings in canonical base64.
+func specTPMMembers(root map[string]any) bool {
+	t, ok := root["tpm"].(map[string]any)
+	if !ok {
+		return true
+	}
+	if !specObject(t, specTPMSchema) {
+		return false
+	}
+	for _, e := range t["eks"].([]any) {
+		ek, ok := e.(map[string]any)
+		if !ok || !specObject(ek, specEKSchema) {
+			return false
+		}
+		if _, ok := specB64(ek["public"]); !ok {
+			return false
+		}
+		if c, present := ek["cert"]; present {
+			if _, ok := specB64(c); !ok {
+				return false
+			}
+		}
+	}
+	chain, _ := t["chain"].([]any)
+	for _, c := range chain {
+		if _, ok := specB64(c); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// specTPMValues checks step 7 for the tpm member: the EK kinds in order,
+// the sizes, the manufacturer's text.
+func specTPMValues(root map[string]any) bool {
+	t, ok := root["tpm"].(map[string]any)
+	if !ok {
+		return true
+	}
+	if m, ok := t["manufacturer"].(string); ok && !specText(m, 256) {
+		return false
+	}
+	eks := t["eks"].([]any)
+	order := []string{"ecc-p256", "rsa-2048"}
+	next := 0
+	if len(eks) == 0 {
+		return false
+	}
+	for _, e := range eks {
+		ek := e.(map[string]any)
+		k := slices.Index(order, ek["kind"].(string))
+		if k < next {
+			return false
+		}
+		next = k + 1
+		pub, _ := specB64(ek["public"])
+		cert, _ := specB64(ek["cert"])
+		if len(pub) == 0 || len(pub) > 1024 || len(cert) > 4096 {
+			return false
+		}
+	}
+	chain, _ := t["chain"].([]any)
+	if len(chain) > 8 {
+		return false
+	}
+	for _, c := range chain {
+		if b, _ := specB64(c); len(b) == 0 || len(b) > 4096 {
 			return false
 		}
 	}

@@ -23,27 +23,29 @@ import (
 // wantCounts is the number of vectors per kind and expected outcome, so
 // that a vector deleted or re-labelled by mistake is noticed.
 var wantCounts = map[string]int{
-	"license/valid":              24,
-	"license/grace":              2,
+	"license/valid":              25,
+	"license/grace":              3,
 	"license/grace-expired":      3,
 	"license/hardware-mismatch":  6,
+	"license/tpm-unavailable":    2,
+	"license/tpm-mismatch":       6,
 	"license/not-yet-valid":      1,
 	"license/expired":            2,
 	"license/wrong-product":      2,
 	"license/untrusted-key":      2,
 	"license/key-not-valid":      3,
 	"license/revoked":            4,
-	"license/bad-signature":      9,
+	"license/bad-signature":      12,
 	"license/unsupported-format": 1,
-	"license/malformed":          66,
+	"license/malformed":          77,
 
-	"request/ok":                 10,
+	"request/ok":                 12,
 	"request/wrong-key":          3,
 	"request/corrupt":            5,
 	"request/not-age":            4,
-	"request/malformed":          17,
+	"request/malformed":          19,
 	"request/unsupported-format": 2,
-	"request/invalid":            17,
+	"request/invalid":            18,
 
 	"trust/ok":        4,
 	"trust/malformed": 14,
@@ -69,7 +71,7 @@ var (
 		string(olr.ReasonMalformed), string(olr.ReasonUnsupported), string(olr.ReasonUntrustedKey),
 		string(olr.ReasonBadSignature), string(olr.ReasonKeyNotValid), string(olr.ReasonRevoked), string(olr.ReasonWrongProduct),
 		string(olr.ReasonNotYetValid), string(olr.ReasonExpired), string(olr.ReasonHardwareMismatch),
-		string(olr.ReasonGraceExpired),
+		string(olr.ReasonGraceExpired), string(olr.ReasonTPMUnavailable), string(olr.ReasonTPMMismatch),
 	}
 	requestExpects = []string{"ok", "wrong-key", "corrupt", "not-age", "malformed", "unsupported-format", "invalid"}
 	crlExpects     = []string{"ok", "malformed", "unsupported-format", "untrusted-key", "bad-signature", "key-not-valid"}
@@ -184,6 +186,10 @@ func replayLicense(t *testing.T, v *Vector, expect string) string {
 		opts.Revocations = &olr.RevocationList{Number: 1, Revoked: slices.Sorted(slices.Values(ids))}
 	}
 
+	if s, ok := v.Get("tpm"); ok {
+		opts.TPM = parseTPMHeader(t, s)
+	}
+
 	res, err := olr.Verify(v.Body, trust, fp, now, opts)
 	if res == nil {
 		t.Fatalf("Verify returned no Result (error %v)", err)
@@ -267,6 +273,9 @@ func replayRequest(t *testing.T, v *Vector, expect string) string {
 			if want, ok := v.Get(c.key); ok && c.got != want {
 				t.Errorf("%s %q, want %q", c.key, c.got, want)
 			}
+		}
+		if want, ok := v.Get("tpm-eks"); ok && (req.TPM == nil || tpmEKsHeader(req.TPM) != want) {
+			t.Errorf("TPM endorsement keys %+v, want %s", req.TPM, want)
 		}
 	}
 	return got

@@ -88,7 +88,8 @@ func TestCraftedRequests(t *testing.T) {
 		{"duplicate-key", bytes.Replace([]byte(genuine), []byte(`"license_key": "`+secretKey+`",`),
 			[]byte(`"license_key": "`+secretKey+`", "license_key": "OEM-OTHE-RKEY-0000",`), 1), 2, 2, "appears twice"},
 		{"trailing-data", append([]byte(genuine), []byte(`{"format":"olr-request/v1"}`)...), 2, 2, "trailing data"},
-		{"format-v2", set("format", "olr-request/v2"), 2, 2, "unsupported request format"},
+		{"format-v3", set("format", "olr-request/v3"), 2, 2, "unsupported request format"},
+		{"format-v2-without-tpm", set("format", "olr-request/v2"), 2, 2, `no member "tpm"`},
 		{"no-format", edit(func(m map[string]any) { delete(m, "format") }), 2, 2, "format"},
 		{"bad-id", set("request_id", "1234"), 2, 2, "request ID"},
 		{"key-control-char", set("license_key", secretKey+"\x1b[2J"), 2, 2, "license key"},
@@ -120,7 +121,7 @@ func TestCraftedRequests(t *testing.T) {
 		{"machine-empty", fpSet("machine", map[string]any{}), 2, 2, `no member "class"`},
 		{"machine-null", fpSet("machine", nil), 2, 2, `"machine"`},
 		{"removable-null", factorSet("mac", "removable", nil), 2, 2, `"removable"`},
-		{"format-v2-new-member", edit(func(m map[string]any) { m["format"] = "olr-request/v2"; m["tpm_quote"] = "x" }), 2, 2, "unsupported request format"},
+		{"format-v3-new-member", edit(func(m map[string]any) { m["format"] = "olr-request/v3"; m["tpm_quote"] = "x" }), 2, 2, "unsupported request format"},
 		{"class-empty", fpSet("machine", map[string]any{"class": ""}), 2, 2, "machine class"},
 		{"class-unknown", fpSet("machine", map[string]any{"class": "mainframe"}), 2, 2, "machine class"},
 		{"tpm-no-algorithm", edit(func(m map[string]any) {

@@ -80,7 +80,8 @@ func CraftedLicenses(lic []byte, key ed25519.PrivateKey) []CraftedLicense {
 		{"END not on its own line", []byte(strings.Replace(string(lic), "\n-----END", "-----END", 1)), malformed},
 
 		// The format and key-id lines (steps 2 and 3).
-		{"format v2", signed("format: olr-license/v1\n", "format: olr-license/v2\n"), olr.ReasonUnsupported},
+		{"format v3", signed("format: olr-license/v1\n", "format: olr-license/v3\n"), olr.ReasonUnsupported},
+		{"format v2 without a TPM binding", signed("format: olr-license/v1\n", "format: olr-license/v2\n"), olr.ReasonMalformed},
 		{"format with a trailing space", signed("format: olr-license/v1\n", "format: olr-license/v1 \n"), olr.ReasonUnsupported},
 		{"format without its space", signed("format: olr-license/v1\n", "format:olr-license/v1\n"), malformed},
 		{"key-id upper case", signed("key-id: "+keyID, "key-id: "+strings.ToUpper(keyID)), malformed},

@@ -97,16 +97,25 @@ func (p *Policy) Choose(eks []*EK) (*EK, error) {
 // Bind makes a fresh P-256 license key and wraps it to ek: the license's
 // tpm-bind, tpm-key and tpm-blob. The private key exists only in this
 // call and, wrapped, in the blob.
-func Bind(ek *EK) (*olr.TPMBinding, error) { return bind(rand.Reader, ek) }
+func Bind(ek *EK) (*olr.TPMBinding, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(ek, priv, rand.Reader)
+}
 
-func bind(rnd io.Reader, ek *EK) (*olr.TPMBinding, error) {
+// Wrap wraps the given P-256 key to ek with randomness from rnd. Issuing
+// uses Bind, whose key never exists outside it; test vectors use Wrap,
+// with keys derived from public labels, to know what a TPM would sign
+// with.
+func Wrap(ek *EK, priv *ecdsa.PrivateKey, rnd io.Reader) (*olr.TPMBinding, error) {
 	encKey, err := tpm2.ImportEncapsulationKey(ek.public)
 	if err != nil {
 		return nil, fmt.Errorf("the %s EK cannot wrap a key: %v", ek.Kind, err)
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
-	if err != nil {
-		return nil, err
+	if priv.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("the license key is not on P-256")
 	}
 	point, err := priv.PublicKey.Bytes()
 	if err != nil {
