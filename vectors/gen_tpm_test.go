@@ -130,10 +130,8 @@ func (g *generator) licenseTPMVectors() {
 
 	// Changed and not signed again.
 	for _, c := range []struct{ name, old string }{{"bind", bindLine}, {"key", keyLine}, {"blob", blobLine}} {
-		v := strings.Replace(c.old, ": ", ": x", 1)
-		if c.name == "bind" {
-			v = "tpm-bind: import rsa-2048\n"
-		} else {
+		v := "tpm-bind: import rsa-2048\n"
+		if c.name != "bind" {
 			i := len(c.old) / 2
 			r := "A"
 			if c.old[i] == 'A' {
