@@ -5,8 +5,9 @@
 // A product verifies at every start:
 //
 //	trust, _ := olr.ParseTrust(embeddedTrustBundle)
-//	fp, _ := host.Collect(ctx, host.Options{})          // package fingerprint/host
-//	res, err := store.Open(store.DefaultDir()).Check(trust, fp, time.Now(), nil)
+//	m, _ := machine.Collect(ctx, machine.Options{})      // package fingerprint/machine: as olr request, TPM included
+//	defer m.Close()
+//	res, err := store.Open(store.DefaultDir()).Check(trust, m.Fingerprint, time.Now(), nil)
 //
 // and asks before any action that consumes quota:
 //

@@ -27,8 +27,12 @@ import (
 // subprocesses.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"olr":      olrcli.Main,
+		// OLRTEST_MACHINE names a host tree that stands in for this
+		// machine, for the commands that read only this machine.
+		"olr":      func() { olrcli.MainOn(os.Getenv("OLRTEST_MACHINE")) },
 		"olr-sign": signcli.Main,
+		// the README's product code (product_test.go)
+		"product": productMain,
 	})
 }
 
@@ -87,6 +91,8 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"perm":     cmdPerm,
 			"sleep":    cmdSleep,
 			"mkfile":   cmdMkfile,
+			"mkfifo":   cmdMkfifo,
+			"settime":  cmdSetTime,
 			"noleak":   cmdNoLeak,
 			"truncate": cmdTruncate,
 		},

@@ -5,8 +5,11 @@
 // puts copies under those names first in $PATH). The scripts in
 // testdata/script drive whole activations against copies of the sysfs
 // fixture trees of fingerprint/host/testdata; each runs with OLR_STATE in
-// its own $WORK/state, OLR_TPM=none and $HOSTS naming the fixtures. Their
-// own commands, beside testscript's:
+// its own $WORK/state, OLR_TPM=none and $HOSTS naming the fixtures.
+// import, verify and status read only this machine (they refuse --root,
+// or judge it without recording): in the test binary, OLRTEST_MACHINE
+// names a host tree that stands in for this machine. Their own commands,
+// beside testscript's:
 //
 //	exit CODE CMD ARGS...    run CMD, check its exit code and that no Go panic reached stderr
 //	host NAME DIR            copy the fixture host NAME (symbolic links kept) to DIR
@@ -15,6 +18,8 @@
 //	noleak KEYFILE...        check that the last output holds no secret of the key files
 //	perm FILE MODE           check permission bits
 //	mkfile FILE SIZE KIND    write random, NUL or repeated-text input of a size
+//	mkfifo FILE              make a named pipe
+//	settime FILE KEY OFF VAR set a JSON time field to now+OFF (20h), and $VAR to it
 //	truncate FILE N          cut a file to N bytes
 //	sleep DURATION           wait, for steps that must fall in different seconds
 //

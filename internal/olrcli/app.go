@@ -17,8 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/olr-dev/olr/fingerprint"
-	"github.com/olr-dev/olr/fingerprint/host"
-	"github.com/olr-dev/olr/fingerprint/tpm"
+	"github.com/olr-dev/olr/fingerprint/machine"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
@@ -29,15 +28,25 @@ import (
 // not given.
 const defaultProduct = "backup-server"
 
+// The flags that several commands share. Each shows its default once, in
+// urfave/cli's "(default: ...)"; stateFlag's is set in NewApp, from the
+// environment it runs in.
 var (
 	tpmFlag = &cli.StringFlag{Name: "tpm", Value: "auto", EnvVars: []string{"OLR_TPM"},
-		Usage: "TPM to read: auto, none, a device path, mssim:HOST:PORT, sim"}
+		Usage: "TPM `SPEC` to read: auto, none, a device path, mssim:HOST:PORT, or sim (software TPMs only with " + allowSoftwareTPM + "=1)"}
 	rootFlag = &cli.StringFlag{Name: "root", EnvVars: []string{"OLR_ROOT"},
 		Usage: "fingerprint the image or saved sysfs tree mounted at `DIR` instead of this machine"}
-	stateFlag = &cli.StringFlag{Name: "state", EnvVars: []string{"OLR_STATE"},
-		Usage: "state `DIR` holding the installed license (default /var/lib/olr for root, else ~/.local/state/olr)"}
+	// whatIfRootFlag is --root of verify and status: a what-if that
+	// records nothing.
+	whatIfRootFlag = &cli.StringFlag{Name: "root", EnvVars: []string{"OLR_ROOT"},
+		Usage: "judge against the image or saved sysfs tree mounted at `DIR` instead of this machine, recording nothing"}
+	// refusedRootFlag is --root of import, declared only so that it (and
+	// OLR_ROOT) is refused with a reason rather than ignored.
+	refusedRootFlag = &cli.StringFlag{Name: "root", EnvVars: []string{"OLR_ROOT"}, Hidden: true}
+	stateFlag       = &cli.StringFlag{Name: "state", EnvVars: []string{"OLR_STATE"},
+		Usage: "state `DIR` holding the installed license"}
 	trustFlag = &cli.StringFlag{Name: "trust", EnvVars: []string{"OLR_TRUST"},
-		Usage: "vendor trust bundle `FILE` (default: the one saved at import)"}
+		Usage: "vendor trust bundle `FILE`", DefaultText: "the bundle olr import saved in the state directory"}
 	jsonFlag    = &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}
 	productFlag = &cli.StringFlag{Name: "product", Value: defaultProduct, EnvVars: []string{"OLR_PRODUCT"}, Usage: "product `NAME` the license is for"}
 )
@@ -45,8 +54,23 @@ var (
 // Main runs the command with the process arguments and exits.
 func Main() { cliutil.Run(NewApp(), os.Args) }
 
+// thisMachine is the directory that stands in for this machine when it
+// is not "": see MainOn.
+var thisMachine string
+
+// MainOn is Main with the sysfs tree at root standing in for this
+// machine, for tests of the commands that read only this machine (import,
+// verify and status, which record what they see, refuse --root). Only the
+// test binary of the commands calls it; cmd/olr calls Main.
+func MainOn(root string) {
+	thisMachine = root
+	Main()
+}
+
 // NewApp returns the command-line application.
 func NewApp() *cli.App {
+	// The one directory that applies here, not a rule for every user.
+	stateFlag.DefaultText = store.PlatformDir()
 	return &cli.App{
 		Name:  "olr",
 		Usage: "offline license activation for air-gapped machines",
@@ -64,38 +88,50 @@ func NewApp() *cli.App {
 	}
 }
 
-// collect fingerprints the machine (or --root) as the flags say.
-func collect(c *cli.Context) (*fingerprint.Fingerprint, error) {
-	fp, _, err := collectTPM(c)
-	return fp, err
-}
+// allowSoftwareTPM is the environment variable that admits a software TPM
+// (--tpm sim, --tpm mssim:HOST:PORT) as this machine's TPM, for labs and
+// tests.
+const allowSoftwareTPM = "OLR_ALLOW_SOFTWARE_TPM"
 
-// collectTPM is collect that also returns the TPM collector, nil when no
-// TPM was asked for, so that its Info can be shown.
-func collectTPM(c *cli.Context) (*fingerprint.Fingerprint, *tpm.Collector, error) {
+// collect fingerprints the machine (or --root) as the flags say, through
+// package fingerprint/machine, exactly as a product does. The caller
+// closes the machine, which releases its TPM.
+func collect(c *cli.Context) (*machine.Machine, error) {
 	root := c.String("root")
 	if root != "" {
 		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-			return nil, nil, cliutil.Usagef("--root %s is not a directory", root)
+			return nil, cliutil.Usagef("--root %s is not a directory", root)
 		}
+	} else {
+		root = thisMachine
 	}
-	opts := host.Options{Root: root}
-	var tc *tpm.Collector
-	if spec := c.String("tpm"); spec != "none" && root == "" {
-		tc = tpm.NewCollector(spec)
-		opts.Extra = append(opts.Extra, tc)
-	}
+	opts := machine.Options{Root: root, TPM: c.String("tpm"), AllowSoftwareTPM: os.Getenv(allowSoftwareTPM) == "1"}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
-	fp, err := host.Collect(ctx, opts)
+	m, err := machine.Collect(ctx, opts)
+	if errors.Is(err, machine.ErrSoftwareTPM) {
+		return nil, cliutil.WithHint(fmt.Errorf("--tpm %s: %w", opts.TPM, machine.ErrSoftwareTPM), cliutil.ExitUsage,
+			"in a lab or a test, set "+allowSoftwareTPM+"=1 to admit it; requests then tell the vendor it is a software TPM")
+	}
 	if err != nil {
-		return nil, nil, cliutil.WithHint(fmt.Errorf("cannot fingerprint this machine: %v", err), cliutil.ExitUsage,
+		return nil, cliutil.WithHint(fmt.Errorf("cannot fingerprint this machine: %v", err), cliutil.ExitUsage,
 			"run with --tpm none to leave the TPM out, or as root to read DMI serials")
 	}
-	if len(fp.Factors) == 0 {
-		return nil, nil, noFactors(fp)
+	if len(m.Fingerprint.Factors) == 0 {
+		m.Close()
+		return nil, noFactors(m.Fingerprint)
 	}
-	return fp, tc, nil
+	return m, nil
+}
+
+// refuseRoot refuses --root (or OLR_ROOT) for a command that records what
+// it sees: only this machine may install a license or move its clocks.
+func refuseRoot(c *cli.Context, hint string) error {
+	if root := c.String("root"); root != "" {
+		return cliutil.WithHint(fmt.Errorf("--root (or OLR_ROOT) %s: olr %s records its result in the state of this machine, so it reads only this machine",
+			root, c.Command.Name), cliutil.ExitUsage, hint)
+	}
+	return nil
 }
 
 func storeOf(c *cli.Context) *store.Store {

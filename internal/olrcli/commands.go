@@ -29,15 +29,16 @@ func fingerprintCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cliutil.BadArgs(c, "fingerprint takes no arguments")
 			}
-			fp, tc, err := collectTPM(c)
+			m, err := collect(c)
 			if err != nil {
 				return err
 			}
-			t := tpmDetailsOf(tc)
+			defer m.Close()
+			t := tpmDetailsOf(m.TPM())
 			if c.Bool("json") {
-				return cliutil.PrintJSON(savedFingerprint{Fingerprint: *fp, TPM: t})
+				return cliutil.PrintJSON(savedFingerprint{Fingerprint: *m.Fingerprint, TPM: t})
 			}
-			printFingerprint(os.Stdout, fp, t)
+			printFingerprint(os.Stdout, m.Fingerprint, t)
 			return nil
 		},
 	}
@@ -65,10 +66,12 @@ func requestCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fp, err := collect(c)
+			m, err := collect(c)
 			if err != nil {
 				return err
 			}
+			defer m.Close()
+			fp := m.Fingerprint
 			req, err := olr.NewRequest(c.String("product"), c.String("licensee"), c.String("key"), hostnameOf(c.String("root")), "olr "+cliutil.Version(), fp, time.Now())
 			if err != nil {
 				return cliutil.Usagef("%v", err)
@@ -133,7 +136,7 @@ func importCommand() *cli.Command {
 		Name:      "import",
 		Usage:     "verify license.olr against this machine and install it (or install the vendor's revoked.olr)",
 		ArgsUsage: "license.olr|revoked.olr",
-		Flags:     []cli.Flag{trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag},
+		Flags:     []cli.Flag{trustFlag, stateFlag, productFlag, tpmFlag, refusedRootFlag, jsonFlag},
 		Action:    runImport,
 	}
 }
@@ -142,6 +145,9 @@ func runImport(c *cli.Context) error {
 	return withJSONFailure(c, func(printed *bool) error {
 		if c.NArg() != 1 {
 			return cliutil.BadArgs(c, "import takes one license file (- for standard input)")
+		}
+		if err := refuseRoot(c, "to check a license against an image or a saved tree without installing it, use olr verify --license FILE --root DIR"); err != nil {
+			return err
 		}
 		path := c.Args().First()
 		lic, err := cliutil.ReadInput(path, "license", olr.MaxCRLSize)
@@ -159,11 +165,12 @@ func runImport(c *cli.Context) error {
 		if len(lic) > olr.MaxLicenseSize {
 			return reasoned{olr.ReasonMalformed, cliutil.Usagef("license %s is too large (more than %d bytes): is it the right file?", path, olr.MaxLicenseSize)}
 		}
-		fp, err := collect(c)
+		m, err := collect(c)
 		if err != nil {
 			return reasoned{olr.ReasonFingerprintFailed, err}
 		}
-		res, err := st.Install(lic, trust, fp, time.Now(), &olr.VerifyOptions{Product: c.String("product")})
+		defer m.Close()
+		res, err := st.Install(lic, trust, m.Fingerprint, time.Now(), &olr.VerifyOptions{Product: c.String("product")})
 		*printed = true
 		if c.Bool("json") {
 			cliutil.PrintJSON(resultJSON(res, nil))

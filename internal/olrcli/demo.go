@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
+	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
@@ -55,11 +56,13 @@ func runDemo(c *cli.Context) error {
 	fmt.Printf("signing key %s; request recipient %.40s...\n", keys.KeyID, keys.Recipient)
 
 	step(2, "machine: olr fingerprint")
-	fp, err := collect(c)
+	m, err := collect(c)
 	if err != nil {
 		return err
 	}
-	printFingerprint(os.Stdout, fp, nil)
+	fp, tpmRead := m.Fingerprint, m.TPM() != nil
+	printFingerprint(os.Stdout, fp, tpmDetailsOf(m.TPM()))
+	m.Close()
 
 	step(3, "machine: olr request -> req.olr (age-encrypted to the vendor)")
 	const licensee, licenseKey = "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T"
@@ -107,6 +110,13 @@ func runDemo(c *cli.Context) error {
 	// A throwaway license for this machine, whatever it is: a container or
 	// a VM clone would otherwise be refused for its weak fingerprint.
 	opts.AllowWeak = "demo on this machine"
+	policy := fingerprint.DefaultPolicy()
+	if tpmRead {
+		// As olr-sign issue --require tpm-ek: the license then works only
+		// where the product reads the TPM too.
+		policy.Required = []fingerprint.Kind{fingerprint.KindTPMEK}
+		opts.Policy = &policy
+	}
 	lic, licData, err := signer.IssueUnrecorded(opened, ent, loaded, opts)
 	if err != nil {
 		return err
@@ -116,6 +126,9 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	fmt.Printf("wrote %s: %d bytes, license %s bound to %d hashed factors\n", licPath, len(licData), lic.ID, len(lic.Binding.Factors))
+	if tpmRead {
+		fmt.Println("the license requires the TPM's endorsement key (--require tpm-ek)")
+	}
 
 	// An Evaluation key is refused, as the vendor's rules say.
 	eval := *ent
@@ -125,15 +138,22 @@ func runDemo(c *cli.Context) error {
 	}
 
 	step(6, "machine: olr import license.olr")
+	// Import and the product read the machine afresh, through the same
+	// call as olr request (package fingerprint/machine, TPM included).
+	here, err := collect(c)
+	if err != nil {
+		return err
+	}
+	defer here.Close()
 	st := store.Open(filepath.Join(dir, "state"))
 	trust := keys.Trust()
-	if _, err := st.Install(licData, trust, fp, now, &olr.VerifyOptions{Product: defaultProduct}); err != nil {
+	if _, err := st.Install(licData, trust, here.Fingerprint, now, &olr.VerifyOptions{Product: defaultProduct}); err != nil {
 		return err
 	}
 	fmt.Printf("installed in %s\n", st.Dir)
 
-	step(7, "machine: olr verify (what the product does at every start)")
-	res, err := st.Check(trust, fp, time.Now(), &olr.VerifyOptions{Product: defaultProduct})
+	step(7, "product: machine.Collect and store.Check (what the product does at every start)")
+	res, err := st.Check(trust, here.Fingerprint, time.Now(), &olr.VerifyOptions{Product: defaultProduct})
 	printResult(os.Stdout, res, true)
 	if err != nil {
 		return err

@@ -38,8 +38,13 @@ func diffCommand() *cli.Command {
 				if now, err = readSavedFingerprint(c.Args().Get(1)); err != nil {
 					return err
 				}
-			} else if now, err = collect(c); err != nil {
-				return err
+			} else {
+				m, err := collect(c)
+				if err != nil {
+					return err
+				}
+				defer m.Close()
+				now = m.Fingerprint
 			}
 			r := base.binding.Match(now)
 			if c.Bool("json") {

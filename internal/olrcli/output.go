@@ -31,13 +31,9 @@ type tpmDetails struct {
 	EKCertPresent   bool   `json:"ek_cert_present"`
 }
 
-// tpmDetailsOf returns the details of the TPM that tc read, or nil when
-// no TPM was asked for or none was read.
-func tpmDetailsOf(tc *tpm.Collector) *tpmDetails {
-	if tc == nil {
-		return nil
-	}
-	info := tc.Info()
+// tpmDetailsOf returns the details of the TPM that was read, or nil when
+// none was.
+func tpmDetailsOf(info *tpm.Info) *tpmDetails {
 	if info == nil {
 		return nil
 	}

@@ -26,7 +26,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "license", Usage: "verify `FILE` instead of the installed license (read-only)"},
 			&cli.StringFlag{Name: "at", Usage: "judge at `TIME` (2027-01-31, RFC 3339, or +15d) without recording anything"},
 			&cli.BoolFlag{Name: "explain", Usage: "show every factor and the match score"},
-			crlFlag, trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag,
+			crlFlag, trustFlag, stateFlag, productFlag, tpmFlag, whatIfRootFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error { return runVerify(c, true) },
 	}
@@ -36,7 +36,7 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show the installed license, its modules and its state",
-		Flags: []cli.Flag{crlFlag, trustFlag, stateFlag, productFlag, tpmFlag, rootFlag, jsonFlag,
+		Flags: []cli.Flag{crlFlag, trustFlag, stateFlag, productFlag, tpmFlag, whatIfRootFlag, jsonFlag,
 			&cli.StringFlag{Name: "at", Usage: "judge at `TIME` without recording anything"}},
 		Action: func(c *cli.Context) error { return runVerify(c, false) },
 	}
@@ -90,10 +90,12 @@ func runVerify(c *cli.Context, isVerify bool) error {
 		if err != nil {
 			return err
 		}
-		fp, err := collect(c)
+		m, err := collect(c)
 		if err != nil {
 			return reasoned{olr.ReasonFingerprintFailed, err}
 		}
+		defer m.Close()
+		fp := m.Fingerprint
 		opts := &olr.VerifyOptions{Product: c.String("product"), Revocations: crl}
 		var res *olr.Result
 		path := c.String("license")
@@ -105,7 +107,9 @@ func runVerify(c *cli.Context, isVerify bool) error {
 			}
 			res, err = st.VerifyFile(lic, trust, fp, at, opts)
 		} else {
-			if c.IsSet("at") {
+			// --at and --root judge what would be, recording nothing: the
+			// state belongs to this machine at the present time.
+			if c.IsSet("at") || c.String("root") != "" {
 				res, err = st.Evaluate(trust, fp, at, opts)
 			} else {
 				res, err = st.Check(trust, fp, at, opts)
@@ -114,6 +118,9 @@ func runVerify(c *cli.Context, isVerify bool) error {
 			path = filepath.Join(st.Dir, store.LicenseFile)
 		}
 		*printed = true
+		if root := c.String("root"); root != "" && c.String("license") == "" {
+			fmt.Fprintf(os.Stderr, "olr: warning: judged against %s, not this machine; nothing is recorded\n", root)
+		}
 		if c.Bool("json") {
 			cliutil.PrintJSON(resultJSON(res, state))
 		} else {

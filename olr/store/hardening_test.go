@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,57 +105,6 @@ func TestReinstallKeepsClockFloor(t *testing.T) {
 	}
 }
 
-// TestOddStateFiles puts a FIFO, a link to /dev/zero, a directory and an
-// oversized file in place of each state file: every check ends promptly
-// with an error, reads a bounded amount, and never grants a license.
-func TestOddStateFiles(t *testing.T) {
-	if _, err := os.Stat("/dev/zero"); err != nil {
-		t.Skip("no /dev/zero")
-	}
-	kinds := map[string]func(path string) error{
-		"fifo":     func(p string) error { return syscall.Mkfifo(p, 0o600) },
-		"devzero":  func(p string) error { return os.Symlink("/dev/zero", p) },
-		"dir":      func(p string) error { return os.Mkdir(p, 0o700) },
-		"oversize": func(p string) error { return os.WriteFile(p, make([]byte, olr.MaxCRLSize+1), 0o600) },
-	}
-	for _, file := range []string{store.LicenseFile, store.StateFile, store.RevocationsFile} {
-		for kind, mk := range kinds {
-			t.Run(file+"/"+kind, func(t *testing.T) {
-				st, trust, fp, lic, now := setup(t)
-				if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
-					t.Fatal(err)
-				}
-				path := filepath.Join(st.Dir, file)
-				os.Remove(path)
-				if err := mk(path); err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan struct{})
-				var r *olr.Result
-				var err error
-				go func() {
-					defer close(done)
-					r, err = st.Check(trust, fp, now.Add(time.Hour), nil)
-				}()
-				select {
-				case <-done:
-				case <-time.After(time.Minute):
-					t.Fatal("Check hangs")
-				}
-				if err == nil || r.Usable() {
-					t.Fatalf("Check with %s as %s: %s %v", kind, file, r.Status, err)
-				}
-				if !errors.Is(err, store.ErrDamaged) || store.Hint(err) == "" {
-					t.Fatalf("error %v: want ErrDamaged with a hint", err)
-				}
-				if _, err := st.VerifyFile(lic, trust, fp, now, nil); file != store.LicenseFile && err == nil {
-					t.Fatalf("VerifyFile with %s as %s: no error", kind, file)
-				}
-			})
-		}
-	}
-}
-
 func TestRevocationsKeptInState(t *testing.T) {
 	st, trust, fp, lic, now := setup(t)
 	key := olrtest.Key("vendor")
@@ -222,5 +170,50 @@ func TestRevocationsKeptInState(t *testing.T) {
 	}
 	if s, _ := st.State(); s.RevocationList != 4 {
 		t.Fatalf("state records list %d, want 4", s.RevocationList)
+	}
+}
+
+// TestImportWhileChecking imports two licenses in turn while checks run:
+// with the directory's lock no check sees one license with the state of
+// the other (which would refuse it as not imported), and no check writes
+// back the state of a license an import replaced.
+func TestImportWhileChecking(t *testing.T) {
+	st, trust, fp, lic, now := setup(t)
+	other := otherLicense(t, fp)
+	if _, err := st.Install(lic, trust, fp, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := range 40 {
+			l := lic
+			if i%2 == 0 {
+				l = other
+			}
+			if _, err := st.Install(l, trust, fp, now, nil); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for checking := true; checking; {
+		select {
+		case <-done:
+			checking = false
+		default:
+		}
+		if r, err := st.Check(trust, fp, now, nil); err != nil {
+			t.Fatalf("check during imports: %s %v", r.Reason, err)
+		}
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if r, err := st.Check(trust, fp, now, nil); err != nil || r.License.ID != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("after the imports: %v", err)
 	}
 }

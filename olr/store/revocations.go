@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/olr-dev/olr/internal/safefile"
@@ -16,6 +15,11 @@ import (
 // records a list that revoked.olr no longer holds, and with ErrDamaged
 // for an unusable file.
 func (s *Store) Revocations(trust *olr.Trust) (*olr.RevocationList, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	st, err := s.readState()
 	if err != nil {
 		return nil, err
@@ -63,6 +67,11 @@ func (s *Store) InstallRevocations(data []byte, trust *olr.Trust) (*olr.Revocati
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	st, err := s.readState()
 	if err != nil {
 		// The state may hold a license record; it is repaired by an
@@ -78,9 +87,6 @@ func (s *Store) InstallRevocations(data []byte, trust *olr.Trust) (*olr.Revocati
 	}
 	if c.Number < highest {
 		return nil, fmt.Errorf("%w (number %d, installed %d)", ErrOlderRevocations, c.Number, highest)
-	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return nil, err
 	}
 	// The list goes first: a crash between the writes leaves the new list
 	// with a state recording an older number, which is consistent.

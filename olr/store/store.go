@@ -151,6 +151,15 @@ func Hint(err error) string {
 // state does not name it as installed (checked again by Check once the
 // license is parsed), and ErrDamaged for an unusable file.
 func (s *Store) Load() ([]byte, *State, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	return s.load()
+}
+
+func (s *Store) load() ([]byte, *State, error) {
 	path := filepath.Join(s.Dir, LicenseFile)
 	lic, err := safefile.ReadFile(path, olr.MaxLicenseSize)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -201,6 +210,11 @@ func (s *Store) Install(license []byte, trust *olr.Trust, fp *fingerprint.Finger
 		o = *opts
 	}
 	o.MismatchSince = time.Time{}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return invalid(olr.ReasonMalformed, err)
+	}
+	defer unlock()
 	old, serr := s.readState()
 	if serr != nil {
 		old = nil
@@ -264,7 +278,12 @@ func (s *Store) Evaluate(trust *olr.Trust, fp *fingerprint.Fingerprint, at time.
 }
 
 func (s *Store) check(trust *olr.Trust, fp *fingerprint.Fingerprint, now time.Time, opts *olr.VerifyOptions, record bool) (*olr.Result, error) {
-	lic, st, err := s.Load()
+	unlock, err := s.lock(record)
+	if err != nil {
+		return invalid(olr.ReasonMalformed, err)
+	}
+	defer unlock()
+	lic, st, err := s.load()
 	switch {
 	case errors.Is(err, ErrNotInstalled), errors.Is(err, ErrNotImported):
 		return invalid(olr.ReasonNotInstalled, err)
@@ -333,6 +352,11 @@ func (s *Store) VerifyFile(license []byte, trust *olr.Trust, fp *fingerprint.Fin
 		o = *opts
 	}
 	o.MismatchSince = time.Time{}
+	unlock, err := s.lock(false)
+	if err != nil {
+		return invalid(olr.ReasonMalformed, err)
+	}
+	defer unlock()
 	st, err := s.readState()
 	if err != nil {
 		return invalid(olr.ReasonMalformed, err)
