@@ -2,7 +2,8 @@
 // binaries.
 //
 // TestMain makes the test binary double as olr and olr-sign (testscript
-// puts copies under those names first in $PATH). The scripts in
+// puts copies under those names first in $PATH), and as product, the
+// README's product code (product_test.go). The scripts in
 // testdata/script drive whole activations against copies of the sysfs
 // fixture trees of fingerprint/host/testdata; each runs with OLR_STATE in
 // its own $WORK/state, OLR_TPM=none and $HOSTS naming the fixtures.
