@@ -29,7 +29,9 @@ type ledgerView struct {
 }
 
 // Anchor formats an audit head as SEQ:HASH.
-func Anchor(h ledger.AuditHead) string { return strconv.FormatInt(h.Seq, 10) + ":" + hex.EncodeToString(h.Hash[:]) }
+func Anchor(h ledger.AuditHead) string {
+	return strconv.FormatInt(h.Seq, 10) + ":" + hex.EncodeToString(h.Hash[:])
+}
 
 func (s *Server) ledgerPage(w http.ResponseWriter, r *http.Request, a *Account) {
 	l := s.cfg.Issuer.Ledger

@@ -53,12 +53,16 @@ func CheckPassword(pw string) error {
 var b64 = base64.RawStdEncoding.Strict()
 
 // HashPassword returns the argon2id hash of pw with a fresh salt.
-func HashPassword(pw string) string {
+func HashPassword(pw string) string { return hashPassword(pw, argonTime, argonMemory, argonThreads) }
+
+// hashPassword hashes with the given cost; VerifyPassword reads the cost
+// from the hash.
+func hashPassword(pw string, time, memory uint32, threads uint8) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(pw), salt, time, memory, threads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+		argon2.Version, memory, time, threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Bounds on the parameters of a stored hash, so that a hash edited in the

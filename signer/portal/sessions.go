@@ -44,7 +44,9 @@ func newSessionStore(idle, absolute time.Duration) *sessionStore {
 	return &sessionStore{sessions: map[[32]byte]*session{}, idle: idle, absolute: absolute}
 }
 
-func passwordTag(hash string) [32]byte { return sha256.Sum256([]byte("olr-portal-session-pw\x00" + hash)) }
+func passwordTag(hash string) [32]byte {
+	return sha256.Sum256([]byte("olr-portal-session-pw\x00" + hash))
+}
 
 // open starts a session for a and returns its token.
 func (s *sessionStore) open(a *Account, now time.Time) string {

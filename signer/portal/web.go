@@ -1,8 +1,8 @@
 package portal
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
