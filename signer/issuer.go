@@ -10,6 +10,7 @@ import (
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer/ledger"
+	"github.com/olr-dev/olr/signer/tpmbind"
 )
 
 // Issuing through the ledger: one decision per request, made from one
@@ -59,6 +60,9 @@ type Result struct {
 	License    *olr.License
 	File       []byte
 	Superseded string // the license this one replaces, if any
+	// TPM describes the EK the license is bound to; nil when unbound (and
+	// for a replay).
+	TPM *TPMRecord
 }
 
 func (is *Issuer) now() time.Time {
@@ -115,6 +119,8 @@ type Prepared struct {
 	// Refused is the rules' refusal of the request as prepared; Record
 	// still answers it if it is a replay.
 	Refused *RefusedError
+	// TPM describes the EK the license is bound to; nil when unbound.
+	TPM *TPMRecord
 }
 
 // Prepare reads the ledger's record of the request's key (one read, no
@@ -142,7 +148,7 @@ func (is *Issuer) Prepare(ctx context.Context, req *olr.Request, opts *IssueOpti
 // build checks p's request against p.Sold and signs its license, or
 // sets p.Refused.
 func (is *Issuer) build(p *Prepared) error {
-	p.License, p.File, p.Refused = nil, nil, nil
+	p.License, p.File, p.Refused, p.TPM = nil, nil, nil, nil
 	if p.Sold == nil {
 		p.Refused = refuse(RuleUnknownKey, "the license key in the request was not sold (keys are case sensitive; import the keys sold into the ledger)")
 		return nil
@@ -152,6 +158,12 @@ func (is *Issuer) build(p *Prepared) error {
 	var l *olr.License
 	if err == nil {
 		l, err = BuildLicense(p.Request, e, is.Keys, &p.Options)
+	}
+	if err == nil {
+		var ek *tpmbind.EK
+		if ek, err = BindTPM(l, p.Request, &p.Options.TPM, p.Options.now()); ek != nil {
+			p.TPM = RecordOf(ek, p.Request)
+		}
 	}
 	var refused *RefusedError
 	if errors.As(err, &refused) {
@@ -208,6 +220,11 @@ func (is *Issuer) Record(tx *ledger.Tx, p *Prepared) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.TPM != nil {
+		if err := tx.Log(ActionTPMBind, req.LicenseKey, p.TPM.details(p.License.ID)); err != nil {
+			return nil, err
+		}
+	}
 	if d.Weak != "" {
 		err := tx.Log(ActionWeakOverride, req.LicenseKey, map[string]any{
 			"license_id": p.License.ID, "request_id": req.ID, "reason": p.Options.AllowWeak, "weakness": d.Weak,
@@ -249,7 +266,7 @@ func (d *Decision) Result() *Result {
 	if d.replayed != nil {
 		return d.replayed
 	}
-	return &Result{Outcome: d.Outcome, License: d.Prepared.License, File: d.Prepared.File, Superseded: d.Superseded}
+	return &Result{Outcome: d.Outcome, License: d.Prepared.License, File: d.Prepared.File, Superseded: d.Superseded, TPM: d.Prepared.TPM}
 }
 
 // Decide makes the one issuing decision from the key's state st: a

@@ -11,6 +11,7 @@ import (
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer/tpmbind"
 )
 
 // The issuing rules that need no ledger: what was sold (Entitlement),
@@ -59,6 +60,9 @@ type IssueOptions struct {
 	// request has no strong factor (see WeakBinding); the ledger records
 	// it with the activation.
 	AllowWeak string
+	// TPM is the vendor's rule for binding licenses to the machine's TPM
+	// (BindTPM).
+	TPM tpmbind.Policy
 }
 
 // DefaultMaxRequestAge is how old a request may be when it is answered.
@@ -241,6 +245,9 @@ func IssueUnrecorded(req *olr.Request, e *Entitlement, k *Keys, opts *IssueOptio
 	}
 	l, err := BuildLicense(req, e, k, opts)
 	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := BindTPM(l, req, &opts.TPM, opts.now()); err != nil {
 		return nil, nil, err
 	}
 	data, err := olr.Sign(l, k.Signing)

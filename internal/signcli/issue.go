@@ -39,6 +39,7 @@ func issueCommand() *cli.Command {
 			&cli.StringFlag{Name: "transfer", Usage: "move the key to this new machine, revoking its license on the old one; `REASON` is recorded"},
 			&cli.StringFlag{Name: "batch", Usage: "answer every request (*.olr) in `DIR`, writing the licenses into the -o directory"},
 			&cli.StringFlag{Name: "allow-weak", Usage: "issue even when the request has no strong factor (only IP addresses and the machine-id, or a container), so that the license installs on every clone; `REASON` is recorded in the ledger"},
+			tpmBindFlag, ekRootsFlag, allowUnattestedFlag,
 		},
 		Action: runIssue,
 	}
@@ -95,8 +96,8 @@ func runIssue(c *cli.Context) error {
 		return err
 	}
 	if out != "-" {
-		fmt.Fprintf(os.Stderr, "olr-sign: wrote %s: license %s for %s, %d modules, bound to %d factors\n",
-			out, lic.ID, safetext.Quote(lic.Licensee), len(lic.Modules), len(lic.Binding.Factors))
+		fmt.Fprintf(os.Stderr, "olr-sign: wrote %s: license %s for %s, %d modules, bound to %d factors%s\n",
+			out, lic.ID, safetext.Quote(lic.Licensee), len(lic.Modules), len(lic.Binding.Factors), tpmIssueNote(lic, nil))
 	}
 	return nil
 }
@@ -122,6 +123,7 @@ func runIssueLedger(c *cli.Context, opts *signer.IssueOptions) error {
 	if res.Superseded != "" {
 		msg += ", replacing " + res.Superseded
 	}
+	msg += tpmIssueNote(res.License, res.TPM)
 	if out != "-" {
 		msg += " to " + out
 	}
@@ -142,6 +144,10 @@ func issueError(path string, err error) error {
 		return cliutil.WithHint(err, cliutil.ExitRefused, "if the key moves to this machine, issue with --transfer REASON: the old license is revoked")
 	case signer.RuleUnknownKey:
 		return cliutil.WithHint(err, cliutil.ExitRefused, "import the keys sold with olr-sign keys import")
+	case signer.RuleTPMRequired:
+		return cliutil.WithHint(err, cliutil.ExitRefused, "add the TPM manufacturer's CA with --ek-roots FILE, bind to an unattested EK with --allow-unattested-ek (recorded), or issue without a TPM binding with --tpm-bind prefer")
+	case signer.RuleTPMBadEK:
+		return cliutil.WithHint(err, cliutil.ExitRefused, "the request's TPM data was altered or made by another tool: ask the customer for a new request made with olr request on the machine itself")
 	case signer.RuleWeakFingerprint:
 		return cliutil.WithHint(err, cliutil.ExitRefused, "ask the customer to make the request on the machine itself (not in a container), or issue anyway with --allow-weak REASON, which is recorded")
 	}
@@ -179,6 +185,10 @@ func issueOptions(c *cli.Context) (*signer.IssueOptions, error) {
 		if opts.AllowWeak == "" {
 			return nil, cliutil.Usagef("--allow-weak needs a reason, recorded with the activation")
 		}
+	}
+	var err error
+	if opts.TPM, err = tpmPolicy(c); err != nil {
+		return nil, err
 	}
 	if c.IsSet("transfer") {
 		opts.Transfer = strings.TrimSpace(c.String("transfer"))

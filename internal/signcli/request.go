@@ -54,8 +54,12 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "decrypt and show an activation request",
 		ArgsUsage: "req.olr",
-		Flags:     []cli.Flag{identityFlag, &cli.BoolFlag{Name: "json", Usage: "print the decrypted request as JSON"}},
+		Flags:     []cli.Flag{identityFlag, ekRootsFlag, &cli.BoolFlag{Name: "json", Usage: "print the decrypted request as JSON"}},
 		Action: func(c *cli.Context) error {
+			roots, err := ekRoots(c)
+			if err != nil {
+				return err
+			}
 			k, err := loadKeys(c)
 			if err != nil {
 				return err
@@ -68,6 +72,7 @@ func inspectCommand() *cli.Command {
 				return cliutil.PrintJSON(req)
 			}
 			printRequest(req)
+			printTPM(req, roots)
 			return nil
 		},
 	}

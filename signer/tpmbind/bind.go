@@ -38,9 +38,10 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown TPM binding %q (want require, prefer or off)", s)
 }
 
-// Policy is the vendor's rule for TPM bindings.
+// Policy is the vendor's rule for TPM bindings. The zero value prefers
+// to bind, and without roots binds to no EK.
 type Policy struct {
-	Mode Mode
+	Mode Mode // "" is Prefer
 	// Roots are the TPM manufacturer CAs that attest EKs.
 	Roots *Roots
 	// AllowUnattested binds to an EK without a verified certificate. Such
@@ -80,7 +81,7 @@ func (p *Policy) Choose(eks []*EK) (*EK, error) {
 			best = ek
 		}
 	}
-	if best != nil || p.Mode == Prefer {
+	if best != nil || p.Mode != Require {
 		return best, nil
 	}
 	if len(eks) == 0 {
