@@ -245,7 +245,8 @@ func constraintError(what string, err error) error {
 	if !isConstraint(err) {
 		return fmt.Errorf("ledger: %s: %w", what, err)
 	}
-	if strings.Contains(err.Error(), "activations.license_key") {
+	// SQLite names the index's column, PostgreSQL the index.
+	if msg := err.Error(); strings.Contains(msg, "activations.license_key") || strings.Contains(msg, "activations_one_active") {
 		return fmt.Errorf("%w (%s: %v)", ErrAlreadyActive, what, err)
 	}
 	return fmt.Errorf("%w (%s: %v)", ErrDuplicate, what, err)

@@ -449,14 +449,12 @@ func (tx *Tx) verify() error {
 		return missing[0]
 	}
 
-	for _, name := range guardTriggers {
-		var n int
-		if err := tx.queryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?", name).Scan(&n); err != nil {
-			return fmt.Errorf("ledger: reading schema: %w", err)
-		}
-		if n != 1 {
-			return &ChainError{Problem: fmt.Sprintf("guard trigger %s is missing (schema edited?)", name)}
-		}
+	g, err := tx.l.e.MissingGuard(tx.qctx, tx.tx)
+	if err != nil {
+		return fmt.Errorf("ledger: reading schema: %w", err)
+	}
+	if g != "" {
+		return &ChainError{Problem: fmt.Sprintf("guard trigger %s is missing (schema edited?)", g)}
 	}
 	return nil
 }

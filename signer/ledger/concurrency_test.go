@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/olr-dev/olr/internal/pgtest"
 )
 
 const raceRounds = 20
@@ -20,7 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("OLR_LEDGER_TEST_CHILD") == "race" {
 		os.Exit(raceChild())
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // tryActivate is what the issuing policy does for a new machine: look
@@ -100,7 +102,9 @@ func checkOneActivationEach(t *testing.T, l *Ledger, keys []string) {
 	verifyOK(t, l)
 }
 
-func TestConcurrentActivateGoroutines(t *testing.T) {
+func TestConcurrentActivateGoroutines(t *testing.T) { onEngines(t, testConcurrentActivateGoroutines) }
+
+func testConcurrentActivateGoroutines(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		t.Run(fmt.Sprintf("shared handle %v", shared), func(t *testing.T) {
 			l, path := openTest(t)
@@ -140,7 +144,9 @@ func TestConcurrentActivateGoroutines(t *testing.T) {
 	}
 }
 
-func TestConcurrentActivateProcesses(t *testing.T) {
+func TestConcurrentActivateProcesses(t *testing.T) { onEngines(t, testConcurrentActivateProcesses) }
+
+func testConcurrentActivateProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -204,7 +210,9 @@ func TestConcurrentActivateProcesses(t *testing.T) {
 
 // TestViewDoesNotWaitForWriter checks that reads run beside a write
 // transaction (WAL, deferred read transactions) instead of queueing.
-func TestViewDoesNotWaitForWriter(t *testing.T) {
+func TestViewDoesNotWaitForWriter(t *testing.T) { onEngines(t, testViewDoesNotWaitForWriter) }
+
+func testViewDoesNotWaitForWriter(t *testing.T) {
 	l, _ := openTest(t)
 	putKeys(t, l, testKey("K-1"))
 	inside := make(chan struct{})

@@ -86,4 +86,4 @@ func isBusy(err error) bool {
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
 
-func isConstraint(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT }
+func sqliteConstraint(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT }

@@ -177,7 +177,9 @@ func TestImportTooLong(t *testing.T) {
 	}
 }
 
-func TestImportKeys(t *testing.T) {
+func TestImportKeys(t *testing.T) { onEngines(t, testImportKeys) }
+
+func testImportKeys(t *testing.T) {
 	l, _ := openTest(t)
 	ctx := context.Background()
 	csv := csvHeader + "K-1,Lic,oem,cbs,obm=5,en,,\nK-2,Lic,meter,cbs,,,,\n"

@@ -14,13 +14,16 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/olr-dev/olr/signer/ledger/postgres"
 )
 
 // Ledger is an open vendor ledger. It is safe for concurrent use by
 // several goroutines, and several processes may open the same file.
 type Ledger struct {
+	e    Engine
 	db   *sql.DB
-	path string
+	path string // the file, or the URL without its password
 	now  func() time.Time
 	// writer serialises Update calls of this process, so goroutines queue
 	// here (honouring their contexts) instead of polling SQLite's lock.
@@ -73,6 +76,9 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 	if path == "" {
 		return nil, errors.New("ledger: empty path")
 	}
+	if postgres.IsURL(path) {
+		return openPostgres(path, opts)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -107,7 +113,7 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 	// readers working beside the writer, rather than closing all but two
 	// and opening them again.
 	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)+2))
-	l := &Ledger{db: db, path: abs, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
+	l := newLedger(sqliteEngine{db: db, path: abs}, db, abs)
 	for _, o := range opts {
 		o(l)
 	}
@@ -148,7 +154,13 @@ func checkPragmas(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Path returns the absolute path of the ledger file.
+// newLedger returns a Ledger on engine e, whose pool is db.
+func newLedger(e Engine, db *sql.DB, location string) *Ledger {
+	return &Ledger{e: e, db: db, path: location, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
+}
+
+// Path returns the absolute path of the ledger file, or the URL of a
+// PostgreSQL ledger without its password: what messages name it by.
 func (l *Ledger) Path() string { return l.path }
 
 // Close closes the database.
@@ -171,7 +183,7 @@ func (l *Ledger) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := l.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := l.db.PrepareContext(ctx, query)
+	st, err := l.db.PrepareContext(ctx, l.e.Rebind(query))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +218,7 @@ func (l *Ledger) Update(ctx context.Context, operator string, fn func(*Tx) error
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = l.run(ctx, operator, true, fn)
-		if err == nil || !isBusy(err) || attempt == busyRetries {
+		if err == nil || !l.e.Retryable(err) || attempt == busyRetries {
 			return err
 		}
 		// Back off a little so the other writer can finish its commit.
@@ -232,7 +244,11 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	// cancellation (see Tx.qctx); ctx is checked before the commit
 	// instead, so a cancelled Update still commits nothing.
 	qctx := context.WithoutCancel(ctx)
-	stx, err := l.db.BeginTx(qctx, &sql.TxOptions{ReadOnly: !write})
+	begin := l.e.BeginRead
+	if write {
+		begin = l.e.BeginWrite
+	}
+	stx, err := begin(qctx)
 	if err != nil {
 		return fmt.Errorf("ledger: begin: %w", err)
 	}

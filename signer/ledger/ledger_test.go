@@ -12,13 +12,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olr-dev/olr/internal/pgtest"
 )
 
 const testOperator = "alice@vendor.example"
 
+// onEngines runs test once on each engine, as subtests named sqlite and
+// postgres; openTest, called within, opens a ledger on the subtest's
+// engine.
+func onEngines(t *testing.T, test func(t *testing.T)) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, test)
+	}
+}
+
+// openTest opens a new, empty ledger: in a temporary file, or, within
+// the postgres subtest of onEngines, in a new database of the package's
+// PostgreSQL cluster. It returns the ledger and its location.
 func openTest(t testing.TB) (*Ledger, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ledger.db")
+	if name := strings.Split(t.Name(), "/"); len(name) > 1 && name[1] == "postgres" {
+		path = pgtest.NewDatabase(t)
+	}
 	l, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +210,9 @@ func activated(t testing.TB) (*Ledger, *IssuedLicense) {
 	return l, activate(t, l, "K-1", "01")
 }
 
-func TestActivate(t *testing.T) {
+func TestActivate(t *testing.T) { onEngines(t, testActivate) }
+
+func testActivate(t *testing.T) {
 	l, lic := activated(t)
 	if lic.Status != LicenseActive || lic.Operator != testOperator || lic.Key != "K-1" {
 		t.Errorf("issued license = %+v", lic)
@@ -211,7 +230,9 @@ func TestActivate(t *testing.T) {
 	verifyOK(t, l)
 }
 
-func TestActivateStorageInvariants(t *testing.T) {
+func TestActivateStorageInvariants(t *testing.T) { onEngines(t, testActivateStorageInvariants) }
+
+func testActivateStorageInvariants(t *testing.T) {
 	l, lic1 := activated(t)
 	tests := []struct {
 		name    string
@@ -250,7 +271,9 @@ func TestActivateStorageInvariants(t *testing.T) {
 	verifyOK(t, l)
 }
 
-func TestReplayFindsLicense(t *testing.T) {
+func TestReplayFindsLicense(t *testing.T) { onEngines(t, testReplayFindsLicense) }
+
+func testReplayFindsLicense(t *testing.T) {
 	l, lic1 := activated(t)
 	err := l.View(context.Background(), func(tx *Tx) error {
 		got, err := tx.LicenseByRequest(lic1.RequestID)
@@ -274,7 +297,9 @@ func TestReplayFindsLicense(t *testing.T) {
 	}
 }
 
-func TestReissue(t *testing.T) {
+func TestReissue(t *testing.T) { onEngines(t, testReissue) }
+
+func testReissue(t *testing.T) {
 	l, lic1 := activated(t)
 	a2, lic2 := newActivation("K-1", "02")
 	update(t, l, func(tx *Tx) error {
@@ -293,7 +318,9 @@ func TestReissue(t *testing.T) {
 	wantHistory(t, l, "superseded,active", "key.create,activate,supersede,activate")
 }
 
-func TestTransfer(t *testing.T) {
+func TestTransfer(t *testing.T) { onEngines(t, testTransfer) }
+
+func testTransfer(t *testing.T) {
 	for _, revokeOld := range []bool{false, true} {
 		t.Run(fmt.Sprintf("revokeOld=%v", revokeOld), func(t *testing.T) {
 			l, lic1 := activated(t)
@@ -338,7 +365,9 @@ func TestTransfer(t *testing.T) {
 	}
 }
 
-func TestRevokeAndCRLNumbers(t *testing.T) {
+func TestRevokeAndCRLNumbers(t *testing.T) { onEngines(t, testRevokeAndCRLNumbers) }
+
+func testRevokeAndCRLNumbers(t *testing.T) {
 	l, lic1 := activated(t)
 	var crl1, crl2 uint64
 	err := l.Update(context.Background(), "carol", func(tx *Tx) error {
@@ -414,7 +443,9 @@ func wantHistory(t *testing.T, l *Ledger, states, actions string) {
 	verifyOK(t, l)
 }
 
-func TestUpdateRollsBackOnError(t *testing.T) {
+func TestUpdateRollsBackOnError(t *testing.T) { onEngines(t, testUpdateRollsBackOnError) }
+
+func testUpdateRollsBackOnError(t *testing.T) {
 	l, _ := openTest(t)
 	boom := errors.New("boom")
 	err := l.Update(context.Background(), testOperator, func(tx *Tx) error {
@@ -443,7 +474,9 @@ func TestUpdateRollsBackOnError(t *testing.T) {
 	verifyOK(t, l)
 }
 
-func TestUpdateRefusesBadOperator(t *testing.T) {
+func TestUpdateRefusesBadOperator(t *testing.T) { onEngines(t, testUpdateRefusesBadOperator) }
+
+func testUpdateRefusesBadOperator(t *testing.T) {
 	l, _ := openTest(t)
 	for _, op := range []string{"", " alice", "al\nice", "al\u202eice"} {
 		if err := l.Update(context.Background(), op, func(*Tx) error { return nil }); err == nil {
@@ -452,7 +485,9 @@ func TestUpdateRefusesBadOperator(t *testing.T) {
 	}
 }
 
-func TestLog(t *testing.T) {
+func TestLog(t *testing.T) { onEngines(t, testLog) }
+
+func testLog(t *testing.T) {
 	l, _ := openTest(t)
 	err := l.Update(context.Background(), testOperator, func(tx *Tx) error {
 		if err := tx.Log(ActionActivate, "K", nil); err == nil {

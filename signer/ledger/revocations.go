@@ -82,7 +82,7 @@ func (tx *Tx) NextCRLNumber() (n uint64, err error) {
 func (tx *Tx) nextCRLNumber() (uint64, error) {
 	var n int64
 	if err := tx.queryRow(
-		"INSERT INTO crl_counter (id, number) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET number = number + 1 RETURNING number").Scan(&n); err != nil {
+		"INSERT INTO crl_counter (id, number) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET number = crl_counter.number + 1 RETURNING number").Scan(&n); err != nil {
 		return 0, fmt.Errorf("ledger: next CRL number: %w", err)
 	}
 	if err := tx.audit(ActionCRLNumber, "crl", map[string]any{"number": n}, rowKey{"crl_counter", int64(1)}); err != nil {

@@ -54,21 +54,21 @@ func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if st := tx.stmt(query); st != nil {
 		return st.ExecContext(tx.qctx, args...)
 	}
-	return tx.tx.ExecContext(tx.qctx, query, args...)
+	return tx.tx.ExecContext(tx.qctx, tx.l.e.Rebind(query), args...)
 }
 
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
 	if st := tx.stmt(query); st != nil {
 		return st.QueryRowContext(tx.qctx, args...)
 	}
-	return tx.tx.QueryRowContext(tx.qctx, query, args...)
+	return tx.tx.QueryRowContext(tx.qctx, tx.l.e.Rebind(query), args...)
 }
 
 func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	if st := tx.stmt(query); st != nil {
 		return st.QueryContext(tx.qctx, args...)
 	}
-	return tx.tx.QueryContext(tx.qctx, query, args...)
+	return tx.tx.QueryContext(tx.qctx, tx.l.e.Rebind(query), args...)
 }
 
 // scanner is a *sql.Row or *sql.Rows.

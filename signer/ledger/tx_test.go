@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-func TestActivateRefusesBadInput(t *testing.T) {
+func TestActivateRefusesBadInput(t *testing.T) { onEngines(t, testActivateRefusesBadInput) }
+
+func testActivateRefusesBadInput(t *testing.T) {
 	l, _ := openTest(t)
 	putKeys(t, l, testKey("K-1"))
 	cases := []struct {
@@ -134,7 +136,9 @@ func TestErrorMessages(t *testing.T) {
 
 // TestFailedMethodLeavesNothing: a policy that ignores an error and
 // commits must not commit half of a method's changes.
-func TestFailedMethodLeavesNothing(t *testing.T) {
+func TestFailedMethodLeavesNothing(t *testing.T) { onEngines(t, testFailedMethodLeavesNothing) }
+
+func testFailedMethodLeavesNothing(t *testing.T) {
 	l, _ := openTest(t)
 	putKeys(t, l, testKey("K-1"))
 	activate(t, l, "K-1", "01")

@@ -242,7 +242,9 @@ func TestGuardTriggers(t *testing.T) {
 	}
 }
 
-func TestVerifyEmpty(t *testing.T) {
+func TestVerifyEmpty(t *testing.T) { onEngines(t, testVerifyEmpty) }
+
+func testVerifyEmpty(t *testing.T) {
 	l, _ := openTest(t)
 	verifyOK(t, l)
 }
@@ -359,7 +361,9 @@ func TestVerifyAnchor(t *testing.T) {
 	}
 }
 
-func TestUpdatePanicReleasesLock(t *testing.T) {
+func TestUpdatePanicReleasesLock(t *testing.T) { onEngines(t, testUpdatePanicReleasesLock) }
+
+func testUpdatePanicReleasesLock(t *testing.T) {
 	l, _ := openTest(t)
 	func() {
 		defer func() { recover() }()

@@ -275,11 +275,11 @@ func sqlState(err error) string {
 	return ""
 }
 
-// Retryable reports whether a transaction that failed with err may be
+// IsRetryable reports whether a transaction that failed with err may be
 // run again from the start: the server aborted it to serialise it
 // (40001), broke a deadlock (40P01), or it waited for the write lock
 // longer than LockTimeout (55P03).
-func (e *Engine) Retryable(err error) bool {
+func IsRetryable(err error) bool {
 	switch sqlState(err) {
 	case "40001", "40P01", "55P03":
 		return true
@@ -287,7 +287,16 @@ func (e *Engine) Retryable(err error) bool {
 	return false
 }
 
-// Constraint reports whether err is an integrity constraint violation
+// IsConstraint reports whether err is an integrity constraint violation
 // (SQLSTATE class 23): a unique index, a foreign key, a check, or a
 // guard trigger.
-func (e *Engine) Constraint(err error) bool { return strings.HasPrefix(sqlState(err), "23") }
+func IsConstraint(err error) bool { return strings.HasPrefix(sqlState(err), "23") }
+
+// IsDiskFull reports whether err says the server's disk is full (53100).
+func IsDiskFull(err error) bool { return sqlState(err) == "53100" }
+
+// Retryable is IsRetryable, for the ledger's engine interface.
+func (e *Engine) Retryable(err error) bool { return IsRetryable(err) }
+
+// Constraint is IsConstraint, for the ledger's engine interface.
+func (e *Engine) Constraint(err error) bool { return IsConstraint(err) }
