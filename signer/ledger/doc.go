@@ -1,7 +1,19 @@
 // Package ledger is the vendor's record of what was sold and of every
-// offline activation: an SQLite database that olr-sign reads and writes
-// when it issues licenses, and an append-only, hash-chained audit log
-// that lets anyone check later that the record was not rewritten.
+// offline activation: a database that olr-sign reads and writes when it
+// issues licenses, and an append-only, hash-chained audit log that lets
+// anyone check later that the record was not rewritten.
+//
+// # Engines
+//
+// A ledger lives in an SQLite file (the default: nothing to install) or
+// in a PostgreSQL database, named by a postgres:// URL, which the
+// olr-sign processes of a team share from several desks and hosts
+// (package postgres says how it is connected to and locked). Open
+// chooses by the location it is given. The two are behind Engine: this
+// package holds every statement, rule and check once, so a ledger keeps
+// the same audit chain, hash for hash, on either, and Copy moves one
+// from an engine to the other. What follows describes the SQLite file;
+// the PostgreSQL schema (olr) has the same tables, columns and guards.
 //
 // # Using it
 //
@@ -130,8 +142,10 @@
 //
 // # Concurrency
 //
-// Update takes SQLite's write lock when the transaction starts, so two
-// olr-sign processes issuing for the same key serialise: the second sees
-// the first's activation and Activate refuses it with ErrAlreadyActive.
-// Reads (View, Verify) see a snapshot and do not block writers.
+// Update takes the ledger's write lock when the transaction starts
+// (SQLite's, by BEGIN IMMEDIATE; on PostgreSQL the row lock of the audit
+// head), so two olr-sign processes issuing for the same key serialise,
+// on one host or several: the second sees the first's activation and
+// Activate refuses it with ErrAlreadyActive. Reads (View, Verify) see a
+// snapshot and do not block writers.
 package ledger
