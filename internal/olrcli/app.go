@@ -59,9 +59,10 @@ func Main() { cliutil.Run(NewApp(), os.Args) }
 var thisMachine string
 
 // MainOn is Main with the sysfs tree at root standing in for this
-// machine, for tests of the commands that read only this machine (import,
-// verify and status, which record what they see, refuse --root). Only the
-// test binary of the commands calls it; cmd/olr calls Main.
+// machine, for tests of the commands that record what they see on this
+// machine (import refuses --root; verify and status only judge under it,
+// recording nothing). Only the test binary of the commands calls it;
+// cmd/olr calls Main.
 func MainOn(root string) {
 	thisMachine = root
 	Main()
