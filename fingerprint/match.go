@@ -210,9 +210,10 @@ type Report struct {
 	RequiredUnmatched []Kind `json:"required_unmatched,omitempty"`
 	// Pass is the verdict.
 	Pass bool `json:"pass"`
-	// Partial reports that some licensed hardware factor still matches
-	// (not an IP address, which is shared by chance, nor the machine-id,
-	// which every clone of an image shares): the machine drifted rather
+	// Partial reports that some licensed hardware factor that the policy
+	// weighs still matches (not an IP address, which is shared by chance,
+	// nor the machine-id, which every clone of an image shares, nor a kind
+	// the policy ignores): the machine drifted rather
 	// than being another machine. Only a partial match can earn a grace
 	// period.
 	Partial bool `json:"partial"`
@@ -280,7 +281,7 @@ func (b *Binding) Match(fp *Fingerprint) *Report {
 		r.Total += kr.Weight
 		if kr.Matched {
 			r.Score += kr.Weight
-			if kr.Kind != KindIP && kr.Kind != KindMachineID {
+			if kr.Weight > 0 && kr.Kind != KindIP && kr.Kind != KindMachineID {
 				r.Partial = true
 			}
 		} else if kr.Required {

@@ -2,6 +2,7 @@ package fingerprint_test
 
 import (
 	"bytes"
+	"maps"
 	"testing"
 
 	"github.com/olr-dev/olr/fingerprint"
@@ -53,6 +54,9 @@ func TestMatchPolicy(t *testing.T) {
 	salt := bytes.Repeat([]byte{1}, fingerprint.SaltSize)
 	requireTPM := fingerprint.DefaultPolicy()
 	requireTPM.Required = []fingerprint.Kind{fingerprint.KindTPMEK}
+	ignoreDisks := fingerprint.DefaultPolicy()
+	ignoreDisks.Weights = maps.Clone(ignoreDisks.Weights)
+	ignoreDisks.Weights[fingerprint.KindDiskSerial] = 0
 	const newTPM = "000b0000000000000000000000000000000000000000000000000000000000000001"
 	cases := []struct {
 		name     string
@@ -75,6 +79,18 @@ func TestMatchPolicy(t *testing.T) {
 			edit(edit(edit(edit(server(), fingerprint.KindTPMEK, "", newTPM), fingerprint.KindProductUUID, "", "11111111-2222-3333-4444-555555555555"), fingerprint.KindBoardSerial, "", "NEWBOARD"), fingerprint.KindProductSerial, "", "NEWSERIAL"),
 			false, true},
 		{"another server", server(), fingerprint.DefaultPolicy(), vm(), false, false},
+		{"another server sharing only a disk the policy ignores", server(), ignoreDisks,
+			func() *fingerprint.Fingerprint {
+				fp := vm()
+				fp.Add(fingerprint.KindDiskSerial, "S4EWNX0R123456", "sda", false)
+				return fp
+			}(), false, false},
+		{"another server sharing a disk the policy weighs", server(), fingerprint.DefaultPolicy(),
+			func() *fingerprint.Fingerprint {
+				fp := vm()
+				fp.Add(fingerprint.KindDiskSerial, "S4EWNX0R123456", "sda", false)
+				return fp
+			}(), false, true},
 		{"VM: same", vm(), fingerprint.DefaultPolicy(), vm(), true, true},
 		{"VM: IP changed", vm(), fingerprint.DefaultPolicy(), edit(vm(), fingerprint.KindIP, "", "192.168.122.77"), true, true},
 		{"VM: NIC replaced", vm(), fingerprint.DefaultPolicy(), edit(vm(), fingerprint.KindMAC, "", "52:54:00:00:00:99"), true, true},

@@ -14,7 +14,7 @@ func TestLanguageTags(t *testing.T) {
 		"": false, "e": false, "EN": false, "engl": false, "en-": false, "-en": false, "en--US": false, "en-US-": false,
 		"zh-tw": false, "sr-latn": false, "en-us": false, "zh-TW-TW": false, "en-US-Latn": false,
 		"de-1996-1996": false, "sl-rozaj-rozaj": false, "en-a-bbb": false, "en-x-test": false, "zh-yue": false,
-		"ab-cdefghijk": false,
+		"ab-cdefghijk":                        false,
 		"aaa-abcdefg1-abcdefg2-abcdefg3-1ab2": true, "aaa-abcdefg1-abcdefg2-abcdefg3-1abc2": false, // 35 bytes, 36
 	} {
 		if got := ValidLanguageTag(tag); got != want {

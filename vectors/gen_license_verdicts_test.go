@@ -2,6 +2,7 @@ package vectors
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
@@ -228,6 +229,17 @@ func (g *generator) licenseMismatch(b licenseBase) {
 	g.license("hardware-mismatch-only-ip", "hardware-mismatch",
 		"another machine that took the licensed IP address, with a mismatch recorded: an IP match alone is not a partial match, so no grace",
 		base, licenseCase{mismatchSince: driftSince, machine: machineBWithIPOfA, match: "1/176"})
+	{
+		p := fingerprint.DefaultPolicy()
+		p.Weights = maps.Clone(p.Weights)
+		p.Weights[fingerprint.KindDiskSerial] = 0
+		l := baseLicense(vendorKey)
+		l.ID = testID("license/disks-unweighted")
+		l.Binding = binding("disks-unweighted", machineA, p)
+		g.license("hardware-mismatch-partial-only-unweighted", "hardware-mismatch",
+			"the drifted machine of license-grace, with a mismatch recorded, under a policy that gives disk-serial no weight: the disks that still match say nothing, the machine-id alone is no partial match, so no grace",
+			sign(l, vendorKey), licenseCase{mismatchSince: driftSince, machine: machineADrifted, match: "25/161"})
+	}
 	g.license("hardware-mismatch-no-factors", "hardware-mismatch",
 		"the verifying machine has no factor at all (no factor header)",
 		base, licenseCase{noMachine: true, match: "0/176"})

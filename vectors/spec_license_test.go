@@ -396,7 +396,7 @@ func specMatch(v *Vector, b *specBody) (score, total int, pass, partial bool) {
 		total += b.weights[k]
 		if matched[k] {
 			score += b.weights[k]
-			if k != "ip" && k != "machine-id" {
+			if b.weights[k] > 0 && k != "ip" && k != "machine-id" {
 				partial = true
 			}
 		} else if slices.Contains(b.required, k) {

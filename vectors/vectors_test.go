@@ -26,7 +26,7 @@ var wantCounts = map[string]int{
 	"license/valid":              25,
 	"license/grace":              3,
 	"license/grace-expired":      3,
-	"license/hardware-mismatch":  6,
+	"license/hardware-mismatch":  7,
 	"license/tpm-unavailable":    2,
 	"license/tpm-mismatch":       6,
 	"license/not-yet-valid":      1,
