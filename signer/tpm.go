@@ -144,7 +144,11 @@ func DescribeEK(ek *tpmbind.EK, manufacturer string) string {
 	if ek.Problem != nil {
 		fmt.Fprintf(&b, ": %s", safetext.Quote(ek.Problem.Error()))
 	}
-	if soft := tpmbind.SoftwareTPM(manufacturer, ek.Cert); soft != "" {
+	issuer := ""
+	if ek.Cert != nil {
+		issuer = ek.Cert.Issuer.String()
+	}
+	if soft := tpmbind.SoftwareTPM(manufacturer, issuer); soft != "" {
 		fmt.Fprintf(&b, "; software or virtual TPM? %s", safetext.Quote(soft))
 	}
 	return b.String()

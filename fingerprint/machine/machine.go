@@ -135,6 +135,29 @@ func (m *Machine) TPM() *tpm.Info {
 	return m.tpm.Info()
 }
 
+// Prover returns what proves a TPM-bound license on this machine's TPM,
+// for olr.VerifyOptions.TPM. Until Close it uses the TPM and the
+// endorsement key that Collect left open, so that a product start pays
+// only for the proof; after Close it opens the TPM for each proof. Without
+// a TPM (none selected or present, or under a root) its proofs fail as
+// tpm-unavailable. It is never nil.
+func (m *Machine) Prover() *tpm.Prover {
+	if m.tpm == nil {
+		return tpm.NoProver("no TPM was read for this fingerprint")
+	}
+	return m.tpm.Prover()
+}
+
+// Endorsement reads what a TPM-bound request carries of this machine's
+// TPM: its endorsement keys, their certificates and the chain
+// certificates. It returns nil and no error when no TPM was read.
+func (m *Machine) Endorsement(ctx context.Context) (*tpm.Endorsement, error) {
+	if m.tpm == nil {
+		return nil, nil
+	}
+	return m.tpm.Endorsement(ctx)
+}
+
 // Close releases the TPM: it flushes the endorsement key the factor read
 // left loaded and closes the connection. It is safe to call more than
 // once.

@@ -4,6 +4,7 @@ package machine_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/fingerprint/machine"
 	"github.com/olr-dev/olr/fingerprint/tpm"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer/tpmbind"
 )
 
 // With the opt-in the in-process simulator is read; the fingerprint notes
@@ -51,5 +54,39 @@ func TestSoftwareTPMWithOptIn(t *testing.T) {
 	defer again.Close()
 	if again.TPM().EKName != ek {
 		t.Fatal("the simulator's EK changed between two reads")
+	}
+}
+
+// The machine proves a TPM-bound license with the TPM and EK it holds;
+// without a TPM its prover fails as unavailable.
+func TestProver(t *testing.T) {
+	m, err := machine.Collect(context.Background(), machine.Options{TPM: "sim", AllowSoftwareTPM: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e, err := m.Endorsement(context.Background())
+	if err != nil || len(e.EKs) != 2 {
+		t.Fatalf("endorsement %+v, %v", e, err)
+	}
+	ek, err := tpmbind.CheckEK(e.EKs[0].Kind, e.EKs[0].Public, nil, nil, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tpmbind.Bind(ek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Prove(context.Background(), m.Prover(), "0123456789abcdef0123456789abcdef", nil); err != nil {
+		t.Fatal(err)
+	}
+	none, err := machine.Collect(context.Background(), machine.Options{TPM: "none", Root: "../host/testdata/kvm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Prove(context.Background(), none.Prover(), "0123456789abcdef0123456789abcdef", nil)
+	var pe *olr.TPMProofError
+	if !errors.As(err, &pe) || pe.Reason != olr.ReasonTPMUnavailable {
+		t.Fatalf("without a TPM: %v", err)
 	}
 }

@@ -27,6 +27,8 @@ import (
 type Prover struct {
 	spec    string
 	timeout time.Duration
+	// absent, when set, says why there is no TPM to prove with.
+	absent string
 
 	mu sync.Mutex
 	// t and eks are set for a prover that shares an open TPM; eks holds
@@ -42,6 +44,10 @@ type Prover struct {
 func NewProver(spec string, timeout time.Duration) *Prover {
 	return &Prover{spec: spec, timeout: timeout}
 }
+
+// NoProver returns a prover for a machine without a TPM to prove with:
+// every proof fails as unavailable, saying why.
+func NoProver(why string) *Prover { return &Prover{absent: why} }
 
 // ProveError is the error of a proof. Unavailable tells a TPM that could
 // not be asked (absent, busy, timed out, a hierarchy disabled) from one
@@ -79,6 +85,9 @@ func (p *Prover) ProveTPM(ctx context.Context, ekKind string, blob, cached, dige
 	b, _, err := binding.ParseBlob(blob)
 	if err != nil {
 		return nil, nil, &ProveError{Op: "import", Err: err}
+	}
+	if p.absent != "" {
+		return nil, nil, &ProveError{Op: "open", Err: fmt.Errorf("%w: %s", ErrNoTPM, p.absent), NotAvailable: true}
 	}
 	if len(digest) != 32 {
 		return nil, nil, &ProveError{Op: "sign", Err: fmt.Errorf("challenge digest of %d bytes, want 32", len(digest))}

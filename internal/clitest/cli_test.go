@@ -70,6 +70,8 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 				}
 				f.Close()
 				return true, nil
+			case "swtpm":
+				return haveSWTPM()
 			case "cgo":
 				// the test binary, hence olr, was built with cgo
 				if bi, ok := debug.ReadBuildInfo(); ok {
@@ -95,6 +97,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"settime":  cmdSetTime,
 			"noleak":   cmdNoLeak,
 			"truncate": cmdTruncate,
+			"swtpm":    cmdSWTPM,
 		},
 	}
 }

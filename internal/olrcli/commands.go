@@ -76,6 +76,9 @@ func requestCommand() *cli.Command {
 			if err != nil {
 				return cliutil.Usagef("%v", err)
 			}
+			if err := attachTPM(c.Context, m, req); err != nil {
+				return cliutil.WithHint(err, cliutil.ExitUsage, "run with --tpm none to make a request without the TPM (its license cannot be bound to the TPM)")
+			}
 			data, err := olr.EncryptRequestCompressed(req, recipients, false)
 			if err != nil {
 				return cliutil.Usagef("cannot encrypt the request: %v", err)
@@ -170,7 +173,7 @@ func runImport(c *cli.Context) error {
 			return reasoned{olr.ReasonFingerprintFailed, err}
 		}
 		defer m.Close()
-		res, err := st.Install(lic, trust, m.Fingerprint, time.Now(), &olr.VerifyOptions{Product: c.String("product")})
+		res, err := st.Install(lic, trust, m.Fingerprint, time.Now(), &olr.VerifyOptions{Product: c.String("product"), TPM: m.Prover()})
 		*printed = true
 		if c.Bool("json") {
 			cliutil.PrintJSON(resultJSON(res, nil))

@@ -104,6 +104,9 @@ func printResult(w io.Writer, r *olr.Result, explain bool) {
 	if r.Err != nil {
 		fmt.Fprintf(w, "problem:     %v\n", r.Err)
 	}
+	if t := tpmVerdict(r); t != "" {
+		fmt.Fprintf(w, "tpm:         %s\n", t)
+	}
 	if l := r.License; l != nil {
 		fmt.Fprintf(w, "license:     %s (%s, signed by key %s)\n", l.ID, l.Type, l.KeyID)
 		fmt.Fprintf(w, "licensee:    %s\n", l.Licensee)
@@ -209,6 +212,8 @@ type jsonResult struct {
 	License    *jsonLicense        `json:"license,omitempty"`
 	Match      *fingerprint.Report `json:"match,omitempty"`
 	State      *store.State        `json:"state,omitempty"`
+	// TPM is the TPM binding's verdict, for a TPM-bound license.
+	TPM string `json:"tpm,omitempty"`
 }
 
 type jsonLicense struct {
@@ -228,7 +233,7 @@ type jsonLicense struct {
 }
 
 func resultJSON(r *olr.Result, st *store.State) *jsonResult {
-	j := &jsonResult{Status: r.Status, Reason: r.Reason, Match: r.Match, State: st}
+	j := &jsonResult{Status: r.Status, Reason: r.Reason, Match: r.Match, State: st, TPM: tpmVerdict(r)}
 	if r.Err != nil {
 		j.Error = r.Err.Error()
 	}

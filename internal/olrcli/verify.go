@@ -96,7 +96,7 @@ func runVerify(c *cli.Context, isVerify bool) error {
 		}
 		defer m.Close()
 		fp := m.Fingerprint
-		opts := &olr.VerifyOptions{Product: c.String("product"), Revocations: crl}
+		opts := &olr.VerifyOptions{Product: c.String("product"), Revocations: crl, TPM: m.Prover()}
 		var res *olr.Result
 		path := c.String("license")
 		var state *store.State
@@ -195,6 +195,8 @@ func verdictHint(res *olr.Result) string {
 		return "check --trust: the license was signed by a key that bundle does not hold"
 	case olr.ReasonClockRollback:
 		return "set the system clock to the current time"
+	case olr.ReasonTPMUnavailable, olr.ReasonTPMMismatch:
+		return tpmHint(res.Reason)
 	case olr.ReasonGraceExpired:
 		if drifted(res.Match) {
 			return "the hardware changed; make a new request with olr request and send it to the vendor"

@@ -43,7 +43,10 @@ func auditCommand() *cli.Command {
 			"    unique MAC (clones of one image share the machine-id only);\n" +
 			"  - one key requested from machines that do not match each other (default policy);\n" +
 			"  - fingerprints with no stable factor (no TPM, no DMI identity);\n" +
-			"  - requests from containers; requests from virtual machines, for information.\n" +
+			"  - requests from containers; requests from virtual machines, for information;\n" +
+			"  - one TPM endorsement key under several license keys, EKs without a certificate\n" +
+			"    that chains to --ek-roots (licenses bound to one, and requests' EKs when roots\n" +
+			"    are given), and software or virtual TPMs (swtpm, simulators, vTPM vendors).\n" +
 			"Files that cannot be decrypted are reported; license files are skipped.\n" +
 			"With --ledger, the activations recorded in the ledger are audited too.\n" +
 			"Exit status: 0 nothing found, 1 findings, 2 bad input.",
@@ -52,6 +55,7 @@ func auditCommand() *cli.Command {
 				Usage: "vendor key `FILE` written by keygen (needed for DIR)"},
 			&cli.StringFlag{Name: "ledger", Usage: "also audit the activations recorded in the ledger `FILE`"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
+			ekRootsFlag,
 		},
 		Action: runAudit,
 	}
@@ -62,6 +66,11 @@ func runAudit(c *cli.Context) error {
 		return cliutil.BadArgs(c, "audit takes one directory of requests (or --ledger FILE)")
 	}
 	a := clones.New()
+	roots, err := ekRoots(c)
+	if err != nil {
+		return err
+	}
+	ta := newTPMAudit(roots)
 	var where []string
 	if c.NArg() == 1 {
 		dir := c.Args().First()
@@ -76,31 +85,34 @@ func runAudit(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		n, err := auditDir(a, dir, []age.Identity{k.Identity})
+		n, err := auditDir(a, ta, dir, []age.Identity{k.Identity})
 		if err != nil {
 			return err
 		}
 		where = append(where, fmt.Sprintf("%d files in %s", n, dir))
 	}
 	if path := c.String("ledger"); path != "" {
-		n, err := auditLedger(c.Context, a, path)
+		n, err := auditLedger(c.Context, a, ta, path)
 		if err != nil {
 			return err
 		}
 		where = append(where, fmt.Sprintf("%d activations in %s", n, path))
 	}
-	r := a.Report()
+	r, tr := a.Report(), ta.finish()
 	w := auditStdout
 	if c.Bool("json") {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := enc.Encode(struct {
+			*clones.Report
+			TPM *tpmReport `json:"tpm"`
+		}{r, tr}); err != nil {
 			return err
 		}
 	} else {
-		printAudit(w, r, strings.Join(where, " and "))
+		printAudit(w, r, tr, strings.Join(where, " and "))
 	}
-	if r.Findings() > 0 {
+	if r.Findings()+tr.findings() > 0 {
 		// The report already says what was found.
 		return cli.Exit("", cliutil.ExitRefused)
 	}
@@ -111,7 +123,7 @@ func runAudit(c *cli.Context) error {
 // many files it read. A file that cannot be read or decrypted is added
 // as a failure; only a directory that cannot be listed, or that holds
 // no request at all, is an error.
-func auditDir(a *clones.Detector, dir string, ids []age.Identity) (int, error) {
+func auditDir(a *clones.Detector, ta *tpmAudit, dir string, ids []age.Identity) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, cliutil.Usagef("cannot list %s: %v", dir, err)
@@ -138,6 +150,7 @@ func auditDir(a *clones.Detector, dir string, ids []age.Identity) (int, error) {
 			continue
 		}
 		a.Add(path, req)
+		ta.addRequest(path, req)
 	}
 	if n == 0 {
 		return 0, cliutil.Usagef("no request files (*.olr) in %s", dir)
@@ -175,7 +188,7 @@ func readRequestFile(path string) ([]byte, error) {
 // auditLedger adds every activation the ledger recorded, active or not,
 // to a, and returns how many it read. An activation whose fingerprint is
 // not the JSON of a request's fingerprint is added as a failure.
-func auditLedger(ctx context.Context, a *clones.Detector, path string) (int, error) {
+func auditLedger(ctx context.Context, a *clones.Detector, ta *tpmAudit, path string) (int, error) {
 	// ledger.Open creates a missing file; an audit must not.
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return 0, cliutil.Usagef("--ledger %s: no such ledger file", path)
@@ -210,6 +223,9 @@ func auditLedger(ctx context.Context, a *clones.Detector, path string) (int, err
 		}
 		return nil
 	})
+	if err == nil {
+		err = ta.addLedger(ctx, l, path)
+	}
 	if err != nil {
 		return 0, cliutil.Usagef("--ledger %s: %v", path, err)
 	}
@@ -233,7 +249,7 @@ func parseLedgerFingerprint(data []byte) (*fingerprint.Fingerprint, error) {
 
 // printAudit writes the human form of an audit report, grouped by
 // finding.
-func printAudit(w io.Writer, r *clones.Report, where string) {
+func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 	fmt.Fprintf(w, "audited %d requests of %d license keys (%s)\n", r.Requests, r.Keys, where)
 	section := func(title string, n int) bool {
 		if n == 0 {
@@ -311,7 +327,8 @@ func printAudit(w io.Writer, r *clones.Report, where string) {
 			fmt.Fprintf(w, "  %s is request %s again, as in %s\n", d.Source, d.RequestID, d.SameAs)
 		}
 	}
-	switch n := r.Findings(); n {
+	tr.print(w)
+	switch n := r.Findings() + tr.findings(); n {
 	case 0:
 		fmt.Fprintln(w, "\nno findings")
 	case 1:

@@ -104,10 +104,14 @@ func TestAuditCommand(t *testing.T) {
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
-	var r clones.Report
-	if err := dec.Decode(&r); err != nil {
+	var out2 struct {
+		clones.Report
+		TPM tpmReport `json:"tpm"`
+	}
+	if err := dec.Decode(&out2); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
+	r := out2.Report
 	if r.Format != clones.Format || r.Requests != 3 || r.Keys != 3 {
 		t.Errorf("format %q, %d requests, %d keys; want %q, 3, 3", r.Format, r.Requests, r.Keys, clones.Format)
 	}

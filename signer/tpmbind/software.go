@@ -1,9 +1,6 @@
 package tpmbind
 
-import (
-	"crypto/x509"
-	"strings"
-)
+import "strings"
 
 // virtualVendors are TPM manufacturer IDs (TPM_PT_MANUFACTURER) of
 // software and virtual TPMs, with what they are.
@@ -17,18 +14,16 @@ var virtualVendors = map[string]string{
 }
 
 // SoftwareTPM says why a TPM looks software or virtual, or "" when nothing
-// says so: its manufacturer ID, or an EK certificate from swtpm's local
-// CA. A virtual TPM's state can be copied with its VM, so each copy proves
-// the binding; the vendor decides whether to bind to one.
-func SoftwareTPM(manufacturer string, cert *x509.Certificate) string {
+// says so: its manufacturer ID, or an EK certificate issuer (certIssuer,
+// "" for none) that is swtpm's local CA. A virtual TPM's state can be
+// copied with its VM, so each copy proves the binding; the vendor decides
+// whether to bind to one.
+func SoftwareTPM(manufacturer, certIssuer string) string {
 	if what, ok := virtualVendors[strings.TrimSpace(manufacturer)]; ok {
 		return "manufacturer " + manufacturer + ": " + what
 	}
-	if cert != nil {
-		issuer := strings.ToLower(cert.Issuer.String())
-		if strings.Contains(issuer, "swtpm") {
-			return "EK certificate from " + cert.Issuer.String() + " (swtpm's local CA)"
-		}
+	if strings.Contains(strings.ToLower(certIssuer), "swtpm") {
+		return "EK certificate from " + certIssuer + " (swtpm's local CA)"
 	}
 	return ""
 }

@@ -16,9 +16,20 @@ import (
 	"time"
 )
 
+// T is what tpmtest needs of a test: a testing.TB, or an adapter for a
+// testscript script.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+}
+
+var _ T = testing.TB(nil)
+
 // NeedTool skips a test when a program is missing, except in CI, which
 // installs it (.ci/setup): there a missing tool must not pass quietly.
-func NeedTool(tb testing.TB, name, pkg string) {
+func NeedTool(tb T, name, pkg string) {
 	tb.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -40,26 +51,31 @@ type CA struct {
 
 // NewCA makes a local CA in a temporary directory (swtpm_localca creates
 // its keys on first use, when the first TPM is manufactured).
-func NewCA(tb testing.TB) *CA {
+func NewCA(tb testing.TB) *CA { return NewCAIn(tb, tb.TempDir()) }
+
+// NewCAIn makes a local CA in dir.
+func NewCAIn(tb T, dir string) *CA {
 	tb.Helper()
 	NeedTool(tb, "swtpm_localca", "swtpm-tools")
-	dir := tb.TempDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatalf("%v", err)
+	}
 	return &CA{Dir: dir}
 }
 
 // Manufacture makes a swtpm state in dir with swtpm_setup: RSA-2048 and
 // ECC EKs, persisted, with certificates from ca in NV, as a TPM leaves
 // its factory. The CA's certificates are read after the first TPM.
-func (ca *CA) Manufacture(tb testing.TB, dir string) {
+func (ca *CA) Manufacture(tb T, dir string) {
 	tb.Helper()
 	NeedTool(tb, "swtpm_setup", "swtpm-tools")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	localca := filepath.Join(ca.Dir, "localca.conf")
 	write := func(path, text string) {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("%v", err)
 		}
 	}
 	write(localca, fmt.Sprintf("statedir = %[1]s\nsigningkey = %[1]s/signkey.pem\nissuercert = %[1]s/issuercert.pem\ncertserial = %[1]s/certserial\n", ca.Dir))
@@ -77,10 +93,10 @@ func (ca *CA) Manufacture(tb testing.TB, dir string) {
 	if ca.RootPEM == nil {
 		var err error
 		if ca.RootPEM, err = os.ReadFile(filepath.Join(ca.Dir, "swtpm-localca-rootca-cert.pem")); err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("%v", err)
 		}
 		if ca.IssuerPEM, err = os.ReadFile(filepath.Join(ca.Dir, "issuercert.pem")); err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("%v", err)
 		}
 		ca.Bundle = filepath.Join(ca.Dir, "ek-roots.pem")
 		write(ca.Bundle, string(ca.RootPEM)+string(ca.IssuerPEM))
@@ -100,11 +116,11 @@ type SWTPM struct {
 // Start runs swtpm on the state in dir (a fresh TPM, without EK
 // certificates, when dir is empty) on free loopback ports, started and
 // ready, until Stop or the end of the test.
-func Start(tb testing.TB, dir string) *SWTPM {
+func Start(tb T, dir string) *SWTPM {
 	tb.Helper()
 	NeedTool(tb, "swtpm", "swtpm")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	port := freePortPair(tb)
 	cmd := exec.Command("swtpm", "socket", "--tpm2",
@@ -115,7 +131,7 @@ func Start(tb testing.TB, dir string) *SWTPM {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	s := &SWTPM{Dir: dir, Port: port, Spec: fmt.Sprintf("mssim:127.0.0.1:%d", port), cmd: cmd, exited: make(chan error, 1)}
 	go func() { s.exited <- cmd.Wait() }()
@@ -157,7 +173,7 @@ func (s *SWTPM) Stop() {
 
 // CopyState copies a stopped swtpm's state directory to dst: a cloned
 // vTPM, or the same TPM after a restart.
-func CopyState(tb testing.TB, src, dst string) {
+func CopyState(tb T, src, dst string) {
 	tb.Helper()
 	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
 		tb.Fatalf("copying %s: %v: %s", src, err, out)
@@ -166,12 +182,12 @@ func CopyState(tb testing.TB, src, dst string) {
 }
 
 // freePortPair finds a loopback port P with P+1 also free.
-func freePortPair(tb testing.TB) int {
+func freePortPair(tb T) int {
 	tb.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			tb.Fatal(err)
+			tb.Fatalf("%v", err)
 		}
 		p := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -185,6 +201,6 @@ func freePortPair(tb testing.TB) int {
 		l2.Close()
 		return p
 	}
-	tb.Fatal("no two adjacent free loopback ports")
+	tb.Fatalf("no two adjacent free loopback ports")
 	return 0
 }
