@@ -149,7 +149,7 @@ func DescribeEK(ek *tpmbind.EK, manufacturer string) string {
 		issuer = ek.Cert.Issuer.String()
 	}
 	if soft := tpmbind.SoftwareTPM(manufacturer, issuer); soft != "" {
-		fmt.Fprintf(&b, "; software or virtual TPM? %s", safetext.Quote(soft))
+		fmt.Fprintf(&b, "; software or virtual TPM? %s", soft) // names only known IDs and the quoted issuer
 	}
 	return b.String()
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 	"github.com/olr-dev/olr/signer"
+	"github.com/olr-dev/olr/signer/tpmbind"
 )
 
 func demoCommand() *cli.Command {
@@ -60,9 +62,9 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	fp, tpmRead := m.Fingerprint, m.TPM() != nil
 	printFingerprint(os.Stdout, fp, tpmDetailsOf(m.TPM()))
-	m.Close()
 
 	step(3, "machine: olr request -> req.olr (age-encrypted to the vendor)")
 	const licensee, licenseKey = "Example Backup Ltd", "OEM-7Q2D-K9XW-4M3T"
@@ -70,6 +72,12 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// With a TPM the request carries its endorsement keys (olr-request/v2),
+	// for a license bound to the TPM.
+	if err := attachTPM(c.Context, m, req); err != nil {
+		return err
+	}
+	m.Close()
 	recipients, err := olr.ParseRecipients(keys.Recipient)
 	if err != nil {
 		return err
@@ -95,6 +103,15 @@ func runDemo(c *cli.Context) error {
 	}
 	fmt.Printf("licensee %q, key %s, host %s, %d factors (%s)\n", opened.Licensee, opened.LicenseKey,
 		opened.Hostname, len(opened.Fingerprint.Factors), opened.Fingerprint.Machine.Class)
+	if opened.TPM != nil {
+		for _, e := range opened.TPM.EKs {
+			ek, err := tpmbind.CheckEK(e.Kind, e.Public, e.Cert, opened.TPM.Chain, nil, now)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("TPM endorsement key: %s\n", signer.DescribeEK(ek, opened.TPM.Manufacturer))
+		}
+	}
 
 	step(5, "vendor: olr-sign issue -> license.olr (OEM key)")
 	ent := &signer.Entitlement{
@@ -116,6 +133,10 @@ func runDemo(c *cli.Context) error {
 		// where the product reads the TPM too.
 		policy.Required = []fingerprint.Kind{fingerprint.KindTPMEK}
 		opts.Policy = &policy
+		// And bound to the TPM itself. A demo's TPM (a simulator, or one
+		// without its manufacturer's certificate at hand) is unattested:
+		// as olr-sign issue --tpm-bind require --allow-unattested-ek.
+		opts.TPM = tpmbind.Policy{Mode: tpmbind.Require, AllowUnattested: true}
 	}
 	lic, licData, err := signer.IssueUnrecorded(opened, ent, loaded, opts)
 	if err != nil {
@@ -128,6 +149,9 @@ func runDemo(c *cli.Context) error {
 	fmt.Printf("wrote %s: %d bytes, license %s bound to %d hashed factors\n", licPath, len(licData), lic.ID, len(lic.Binding.Factors))
 	if tpmRead {
 		fmt.Println("the license requires the TPM's endorsement key (--require tpm-ek)")
+	}
+	if lic.TPM != nil {
+		fmt.Printf("the license is bound to the TPM (olr-license/v2): a key wrapped to its %s endorsement key, which only this TPM can import and sign with\n", lic.TPM.EKKind)
 	}
 
 	// An Evaluation key is refused, as the vendor's rules say.
@@ -147,16 +171,22 @@ func runDemo(c *cli.Context) error {
 	defer here.Close()
 	st := store.Open(filepath.Join(dir, "state"))
 	trust := keys.Trust()
-	if _, err := st.Install(licData, trust, here.Fingerprint, now, &olr.VerifyOptions{Product: defaultProduct}); err != nil {
+	if _, err := st.Install(licData, trust, here.Fingerprint, now, &olr.VerifyOptions{Product: defaultProduct, TPM: here.Prover()}); err != nil {
 		return err
 	}
 	fmt.Printf("installed in %s\n", st.Dir)
 
 	step(7, "product: machine.Collect and store.Check (what the product does at every start)")
-	res, err := st.Check(trust, here.Fingerprint, time.Now(), &olr.VerifyOptions{Product: defaultProduct})
+	res, err := st.Check(trust, here.Fingerprint, time.Now(), &olr.VerifyOptions{Product: defaultProduct, TPM: here.Prover()})
 	printResult(os.Stdout, res, true)
 	if err != nil {
 		return err
+	}
+	if lic.TPM != nil {
+		// The same check without the TPM's answer: a copied license or
+		// state directory on another machine gets no further.
+		other, _ := st.Evaluate(trust, here.Fingerprint, time.Now(), &olr.VerifyOptions{Product: defaultProduct, TPM: tpm.NoProver("the demo asks no TPM")})
+		fmt.Printf("the same check without this TPM: %s (%s)\n", other.Status, other.Reason)
 	}
 
 	step(8, "product: a quota check before an action")

@@ -1,12 +1,16 @@
 package tpmbind
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/olr-dev/olr/internal/safetext"
+)
 
 // virtualVendors are TPM manufacturer IDs (TPM_PT_MANUFACTURER) of
 // software and virtual TPMs, with what they are.
 var virtualVendors = map[string]string{
 	"IBM":  "swtpm/libtpms, the software TPM of QEMU and libvirt",
-	"MSFT": "Microsoft's reference simulator or a Hyper-V/Azure vTPM (or a Pluton firmware TPM)",
+	"MSFT": "the reference simulator or a Hyper-V vTPM (Pluton says so too)",
 	"GOOG": "a Google Cloud vTPM",
 	"AMZN": "an AWS NitroTPM",
 	"VMW":  "a VMware vTPM",
@@ -23,7 +27,7 @@ func SoftwareTPM(manufacturer, certIssuer string) string {
 		return "manufacturer " + manufacturer + ": " + what
 	}
 	if strings.Contains(strings.ToLower(certIssuer), "swtpm") {
-		return "EK certificate from " + certIssuer + " (swtpm's local CA)"
+		return "EK certificate from " + safetext.Quote(certIssuer) + " (swtpm's local CA)"
 	}
 	return ""
 }
