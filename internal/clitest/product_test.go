@@ -40,10 +40,11 @@ func checkLicense(ctx context.Context) (*olr.License, error) {
 		return nil, err
 	}
 	defer m.Close()
+	// m.Prover() proves a license bound to the TPM with the TPM itself.
 	res, err := store.Open(store.DefaultDir()).Check(trust, m.Fingerprint, time.Now(),
-		&olr.VerifyOptions{Product: "backup-server"})
+		&olr.VerifyOptions{Product: "backup-server", TPM: m.Prover()})
 	if err != nil {
-		return nil, err // res.Reason says why: expired, hardware-mismatch, revoked, ...
+		return nil, err // res.Reason says why: expired, hardware-mismatch, tpm-mismatch, revoked, ...
 	}
 	if res.Status == olr.Grace {
 		log.Printf("license: hardware changed; it stops working at %s", res.GraceUntil)
