@@ -38,6 +38,8 @@ func NewApp() *cli.App {
 			ledgerCommand(),
 			revokeCommand(),
 			crlCommand(),
+			serveCommand(),
+			usersCommand(),
 		},
 	}
 }

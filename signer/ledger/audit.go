@@ -72,6 +72,7 @@ var auditedTables = []auditedTable{
 	{"transfers", "id", "id, license_key, from_license, to_license, time, operator, reason"},
 	{"revocations", "license_id", "license_id, reason, time, operator"},
 	{"crl_counter", "id", "id, number"},
+	{"accounts", "name", "name, role, password_hash, disabled, created, updated"},
 }
 
 func tableSpec(name string) auditedTable {

@@ -118,6 +118,19 @@ BEGIN SELECT RAISE(ABORT, 'olr ledger: a revoked license stays revoked'); END;
 CREATE TRIGGER issued_licenses_no_delete BEFORE DELETE ON issued_licenses
 BEGIN SELECT RAISE(ABORT, 'olr ledger: issued licenses are never deleted'); END;
 `,
+	// 2: the support desk's accounts.
+	`
+CREATE TABLE accounts (
+	name          TEXT PRIMARY KEY NOT NULL,
+	role          TEXT NOT NULL CHECK (role IN ('support', 'admin', 'auditor')),
+	password_hash TEXT NOT NULL,  -- argon2id, PHC string form
+	disabled      INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+	created       TEXT NOT NULL,
+	updated       TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts
+BEGIN SELECT RAISE(ABORT, 'olr ledger: accounts are disabled, never deleted'); END;
+`,
 }
 
 // guardTriggers are the triggers Verify expects to find.
@@ -125,7 +138,7 @@ var guardTriggers = []string{
 	"audit_no_update", "audit_no_delete", "audit_head_no_delete",
 	"revocations_no_update", "revocations_no_delete", "crl_counter_grows",
 	"issued_licenses_immutable", "issued_licenses_revoked_final",
-	"issued_licenses_no_delete",
+	"issued_licenses_no_delete", "accounts_no_delete",
 }
 
 // SchemaVersion is the schema version this code writes.

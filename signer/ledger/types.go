@@ -236,6 +236,10 @@ const (
 	ActionTransfer  = "transfer"
 	ActionRevoke    = "revoke"
 	ActionCRLNumber = "crl.number"
+	// ActionAccountCreate and ActionAccountUpdate record changes to the
+	// support desk's accounts.
+	ActionAccountCreate = "account.create"
+	ActionAccountUpdate = "account.update"
 )
 
 // builtinActions are the actions the ledger writes itself; Tx.Log may not
@@ -243,4 +247,5 @@ const (
 var builtinActions = []string{
 	ActionKeyCreate, ActionKeyUpdate, ActionKeyImport, ActionActivate,
 	ActionSupersede, ActionTransfer, ActionRevoke, ActionCRLNumber,
+	ActionAccountCreate, ActionAccountUpdate,
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/olr-dev/olr/signer/ledger"
 )
 
 // Role is what an account may do on the support desk.
@@ -109,4 +111,49 @@ func CheckName(name string) error {
 		}
 	}
 	return nil
+}
+
+// LedgerAccounts keeps the accounts in the ledger l: every desk sharing
+// the ledger knows the same accounts, and every change is audited.
+func LedgerAccounts(l *ledger.Ledger) Accounts { return ledgerAccounts{l} }
+
+type ledgerAccounts struct{ l *ledger.Ledger }
+
+func fromLedger(a *ledger.Account) *Account {
+	return &Account{Name: a.Name, Role: Role(a.Role), PasswordHash: a.PasswordHash, Disabled: a.Disabled, Created: a.Created, Updated: a.Updated}
+}
+
+func (s ledgerAccounts) Account(ctx context.Context, name string) (*Account, error) {
+	var a *ledger.Account
+	err := s.l.View(ctx, func(tx *ledger.Tx) (err error) {
+		a, err = tx.Account(name)
+		return err
+	})
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNoAccount, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fromLedger(a), nil
+}
+
+func (s ledgerAccounts) ListAccounts(ctx context.Context) ([]Account, error) {
+	var list []ledger.Account
+	err := s.l.View(ctx, func(tx *ledger.Tx) (err error) {
+		list, err = tx.Accounts()
+		return err
+	})
+	out := make([]Account, len(list))
+	for i := range list {
+		out[i] = *fromLedger(&list[i])
+	}
+	return out, err
+}
+
+func (s ledgerAccounts) PutAccount(ctx context.Context, operator string, a *Account) error {
+	la := &ledger.Account{Name: a.Name, Role: string(a.Role), PasswordHash: a.PasswordHash, Disabled: a.Disabled}
+	err := s.l.Update(ctx, operator, func(tx *ledger.Tx) error { return tx.PutAccount(la) })
+	a.Created, a.Updated = la.Created, la.Updated
+	return err
 }

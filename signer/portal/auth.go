@@ -80,6 +80,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.byName.reset("name:" + name)
+	setAccount(r, a)
 	err := s.cfg.Issuer.Ledger.Update(r.Context(), a.Name, func(tx *ledger.Tx) error {
 		return tx.Log(ActionLogin, a.Name, map[string]any{"remote": addr})
 	})

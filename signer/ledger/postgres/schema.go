@@ -152,6 +152,21 @@ CREATE TRIGGER issued_licenses_no_delete BEFORE DELETE ON issued_licenses
 CREATE TRIGGER issued_licenses_no_truncate BEFORE TRUNCATE ON issued_licenses
 	FOR EACH STATEMENT EXECUTE FUNCTION refuse('olr ledger: issued licenses are never deleted');
 `,
+	// 2: the support desk's accounts.
+	`
+CREATE TABLE accounts (
+	name          text COLLATE "C" PRIMARY KEY,
+	role          text COLLATE "C" NOT NULL CHECK (role IN ('support', 'admin', 'auditor')),
+	password_hash text COLLATE "C" NOT NULL,  -- argon2id, PHC string form
+	disabled      bigint NOT NULL CHECK (disabled IN (0, 1)),
+	created       text COLLATE "C" NOT NULL,
+	updated       text COLLATE "C" NOT NULL
+);
+CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts
+	FOR EACH ROW EXECUTE FUNCTION refuse('olr ledger: accounts are disabled, never deleted');
+CREATE TRIGGER accounts_no_truncate BEFORE TRUNCATE ON accounts
+	FOR EACH STATEMENT EXECUTE FUNCTION refuse('olr ledger: accounts are disabled, never deleted');
+`,
 }
 
 // Guard names a trigger Verify expects to find, enabled, on Table.
@@ -168,4 +183,5 @@ var Guards = []Guard{
 	{"crl_counter_grows", "crl_counter"},
 	{"issued_licenses_immutable", "issued_licenses"}, {"issued_licenses_revoked_final", "issued_licenses"},
 	{"issued_licenses_no_delete", "issued_licenses"}, {"issued_licenses_no_truncate", "issued_licenses"},
+	{"accounts_no_delete", "accounts"}, {"accounts_no_truncate", "accounts"},
 }
