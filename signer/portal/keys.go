@@ -162,14 +162,14 @@ func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, a *Account) {
 			ours[l.ID] = true
 			v.Licenses = append(v.Licenses, LicenseRow{ID: l.ID, RequestID: l.RequestID, Issued: l.Issued, Operator: l.Operator, Status: string(l.Status)})
 			v.History = append(v.History, Event{Time: l.Issued, Kind: "license", License: l.ID, Who: l.Operator,
-				What: "license issued for request " + l.RequestID + " (now " + string(l.Status) + ")"})
+				What: "issued for request " + l.RequestID + " (now " + string(l.Status) + ")"})
 		}
 		for _, act := range acts {
 			if act.State == ledger.StateActive {
 				v.Active = act.LicenseID
 			}
 			v.History = append(v.History, Event{Time: act.Created, Kind: "activation", License: act.LicenseID,
-				What: fmt.Sprintf("activated on a machine (activation %d, now %s)", act.ID, act.State)})
+				What: fmt.Sprintf("activated on a machine, activation %d (now %s)", act.ID, act.State)})
 			if !act.Ended.IsZero() {
 				v.History = append(v.History, Event{Time: act.Ended, Kind: "activation", License: act.LicenseID,
 					What: fmt.Sprintf("activation %d ended: %s", act.ID, act.State)})
@@ -177,12 +177,12 @@ func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, a *Account) {
 		}
 		for _, t := range transfers {
 			v.History = append(v.History, Event{Time: t.Time, Kind: "transfer", License: t.ToLicense, Who: t.Operator,
-				What: "transferred from license " + t.FromLicense + " to " + t.ToLicense + ": " + t.Reason})
+				What: "moved from license " + t.FromLicense + ": " + t.Reason})
 		}
 		for _, rv := range revs {
 			if ours[rv.LicenseID] {
 				v.History = append(v.History, Event{Time: rv.Time, Kind: "revocation", License: rv.LicenseID, Who: rv.Operator,
-					What: "license " + rv.LicenseID + " revoked: " + rv.Reason})
+					What: "revoked: " + rv.Reason})
 			}
 		}
 		return nil
