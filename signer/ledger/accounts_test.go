@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -11,9 +12,29 @@ import (
 // TestAccounts: an account is created, updated (role, password, state)
 // and read back; each change is one audit record under the operator that
 // names what changed and never the hash; storing it unchanged writes
-// nothing; an account edited behind the ledger's back fails Verify.
+// nothing; an account cannot be deleted, and one edited behind the
+// ledger's back fails Verify. On both engines.
 func TestAccounts(t *testing.T) {
-	l, path := openTest(t)
+	t.Run("sqlite", func(t *testing.T) {
+		l, path := openTest(t)
+		testAccounts(t, l, rawDB(t, path))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		l, url := openPostgresTest(t)
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("SET search_path TO olr"); err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1) // the search_path is the session's
+		testAccounts(t, l, db)
+	})
+}
+
+func testAccounts(t *testing.T, l *Ledger, db *sql.DB) {
 	ctx := context.Background()
 	a := &Account{Name: "sam", Role: "support", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"}
 	update(t, l, func(tx *Tx) error { return tx.PutAccount(a) })
@@ -75,7 +96,6 @@ func TestAccounts(t *testing.T) {
 		t.Error("Log may write an account record")
 	}
 	verifyOK(t, l)
-	db := rawDB(t, path)
 	if _, err := db.Exec("DELETE FROM accounts WHERE name = 'sam'"); err == nil {
 		t.Fatal("an account was deleted")
 	}

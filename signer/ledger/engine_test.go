@@ -93,6 +93,14 @@ func buildHistory(t testing.TB, l *Ledger) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	update(t, l, func(tx *Tx) error {
+		a := &Account{Name: "sam", Role: "support", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA"}
+		if err := tx.PutAccount(a); err != nil {
+			return err
+		}
+		a.Disabled = true
+		return tx.PutAccount(a)
+	})
 }
 
 // TestEnginesChainAlike: the same history, at the same times, gives the
