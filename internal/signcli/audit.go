@@ -190,12 +190,12 @@ func readRequestFile(path string) ([]byte, error) {
 // not the JSON of a request's fingerprint is added as a failure.
 func auditLedger(ctx context.Context, a *clones.Detector, ta *tpmAudit, path string) (int, error) {
 	// ledger.Open creates a missing file; an audit must not.
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+	if fi, err := os.Stat(path); !ledger.IsPostgresURL(path) && (err != nil || !fi.Mode().IsRegular()) {
 		return 0, cliutil.Usagef("--ledger %s: no such ledger file", path)
 	}
 	l, err := ledger.Open(path)
 	if err != nil {
-		return 0, cliutil.Usagef("--ledger %s: %v", path, err)
+		return 0, cliutil.Usagef("--ledger %s: %v", ledger.Redacted(path), err)
 	}
 	defer l.Close()
 	n := 0

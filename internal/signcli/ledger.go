@@ -22,7 +22,7 @@ import (
 
 var (
 	ledgerFlag = &cli.StringFlag{Name: "ledger", EnvVars: []string{"OLR_LEDGER"},
-		Usage: "ledger database `FILE` (default ~/.local/share/olr/ledger.db)"}
+		Usage: "the ledger: an SQLite `FILE` (default ~/.local/share/olr/ledger.db) or a postgres:// URL"}
 	operatorFlag = &cli.StringFlag{Name: "operator", EnvVars: []string{"OLR_OPERATOR"},
 		Usage: "`NAME` recorded with every action (default: the OS user)"}
 )
@@ -46,7 +46,7 @@ func openLedger(c *cli.Context, create bool) (*ledger.Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !create {
+	if !create && !ledger.IsPostgresURL(path) {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, cliutil.WithHint(fmt.Errorf("no ledger at %s", path), cliutil.ExitUsage,
 				"import the keys sold first with olr-sign keys import, or give --ledger FILE")
@@ -256,7 +256,7 @@ func ledgerCommand() *cli.Command {
 				fmt.Printf("ledger %s: %d audit records, chain intact, head %x\n", l.Path(), h.Seq, h.Hash)
 				return nil
 			},
-		}},
+		}, ledgerCopyCommand()},
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 // when every request has its license; each refusal grouped by its rule
 // with the files, no license key echoed, and no progress bar on a stderr
 // that is not a terminal.
-func TestBatchSummary(t *testing.T) {
+func TestBatchSummary(t *testing.T) { onEngines(t, testBatchSummary) }
+
+func testBatchSummary(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, policyKeys)
 	in, out := filepath.Join(e.dir, "in"), filepath.Join(e.dir, "out")

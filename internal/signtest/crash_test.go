@@ -99,7 +99,9 @@ func crashEnv(t testing.TB) *env {
 
 // TestBatchKilled kills olr-sign issue --batch with SIGKILL at random
 // moments, checks what it left after each kill, and completes the batch.
-func TestBatchKilled(t *testing.T) {
+func TestBatchKilled(t *testing.T) { onEngines(t, testBatchKilled) }
+
+func testBatchKilled(t *testing.T) {
 	t.Parallel()
 	in := t.TempDir()
 	ids := crashBatch(t, in)

@@ -15,6 +15,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/olr-dev/olr/internal/pgtest"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer/ledger"
 )
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 	if err := setup(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "signtest:", err)
 	} else {
-		code = m.Run()
+		code = pgtest.Main(m)
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -118,12 +119,32 @@ type env struct {
 	ledger string
 }
 
+// onEngines runs test once per ledger engine, as parallel subtests named
+// sqlite and postgres; newEnv, called within, makes its ledger on the
+// subtest's engine.
+func onEngines(t *testing.T, test func(t *testing.T)) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, test)
+	}
+}
+
+// onPostgres reports whether t runs within onEngines' postgres subtest.
+func onPostgres(t testing.TB) bool {
+	name := strings.Split(t.Name(), "/")
+	return len(name) > 1 && name[1] == "postgres"
+}
+
 // newEnv makes a fresh directory and imports keys into a new ledger
-// there with olr-sign keys import.
+// there with olr-sign keys import: a file, or within onEngines'
+// postgres subtest, a new database of the package's cluster.
 func newEnv(t testing.TB, keys []Key) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.ledger = filepath.Join(e.dir, "ledger.db")
+	if onPostgres(t) {
+		e.ledger = pgtest.NewDatabase(t)
+	}
 	csv := filepath.Join(e.dir, "keys.csv")
 	if err := WriteKeysCSV(csv, keys); err != nil {
 		t.Fatal(err)

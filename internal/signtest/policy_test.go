@@ -25,7 +25,9 @@ var policyKeys = []Key{
 // TestRefusals runs one olr-sign issue per rule that refuses a request on
 // its own: the exit code, what the message must say, what it must never
 // echo, and that no license file appears.
-func TestRefusals(t *testing.T) {
+func TestRefusals(t *testing.T) { onEngines(t, testRefusals) }
+
+func testRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -152,7 +154,9 @@ func mustRead(t testing.TB, path string) []byte {
 // TestOneKeyOneMachine follows one key through its life: activation, a
 // second machine refused, a lost file re-requested, a replay, the
 // operator on record, and a transfer that revokes the old license.
-func TestOneKeyOneMachine(t *testing.T) {
+func TestOneKeyOneMachine(t *testing.T) { onEngines(t, testOneKeyOneMachine) }
+
+func testOneKeyOneMachine(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, policyKeys)
 	const key = "OEM-0001-AAAA"
@@ -244,7 +248,9 @@ func TestOneKeyOneMachine(t *testing.T) {
 
 // TestRealRequest issues for a request that the real olr binary made from
 // a saved machine tree, so both binaries meet.
-func TestRealRequest(t *testing.T) {
+func TestRealRequest(t *testing.T) { onEngines(t, testRealRequest) }
+
+func testRealRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, policyKeys)
 	root, err := filepath.Abs("../../fingerprint/host/testdata/baremetal")

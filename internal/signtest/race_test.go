@@ -2,6 +2,7 @@ package signtest
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/olr-dev/olr/internal/pgtest"
 	"github.com/olr-dev/olr/signer/ledger"
 )
 
@@ -16,7 +18,9 @@ import (
 // moment against one fresh ledger, for one key and two machines, again
 // and again: exactly one activation each time, the other refused with
 // exit 1, and no license file for it.
-func TestRaceTwoMachines(t *testing.T) {
+func TestRaceTwoMachines(t *testing.T) { onEngines(t, testRaceTwoMachines) }
+
+func testRaceTwoMachines(t *testing.T) {
 	t.Parallel()
 	const key = "OEM-0001-AAAA"
 	rounds := 12
@@ -30,9 +34,18 @@ func TestRaceTwoMachines(t *testing.T) {
 		for m := range reqs {
 			reqs[m], _ = e.request(fmt.Sprintf("m%d.olr", m), Request{Licensee: licensee, Key: key, Machine: 100*round + m})
 		}
+		// On PostgreSQL, each process has its own connection pool, and
+		// the second reaches the server over TCP with a password, as an
+		// olr-sign on another host would.
+		ledgers := [2]string{e.ledger, e.ledger}
+		var extraEnv [2][]string
+		if onPostgres(t) {
+			ledgers[1], extraEnv[1] = overTCP(t, e.ledger)
+		}
 		var cmds [2]*cmdRun
 		for m := range cmds {
-			cmds[m] = &cmdRun{cmd: e.cmd("issue", "-i", vendorKey, "--ledger", e.ledger, reqs[m], "-o", fmt.Sprintf("m%d.license.olr", m))}
+			cmds[m] = &cmdRun{cmd: e.cmd("issue", "-i", vendorKey, "--ledger", ledgers[m], reqs[m], "-o", fmt.Sprintf("m%d.license.olr", m))}
+			cmds[m].cmd.Env = append(cmds[m].cmd.Env, extraEnv[m]...)
 		}
 		// Both are ready to go before either starts.
 		var ready, start sync.WaitGroup
@@ -93,4 +106,30 @@ type cmdRun struct {
 	cmd *exec.Cmd
 	r   result
 	err error
+}
+
+// superuserPassword is the password overTCP gives the cluster's
+// superuser, once per run.
+const superuserPassword = "signtest: not a secret"
+
+var setPassword sync.Once
+
+// overTCP returns the URL of the database of the unix-socket URL socketURL
+// over TCP on the loopback address, and the environment that gives its
+// password (PGPASSWORD).
+func overTCP(t *testing.T, socketURL string) (string, []string) {
+	t.Helper()
+	c := pgtest.Shared(t)
+	var err error
+	setPassword.Do(func() {
+		err = c.Exec("postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", pgtest.Superuser, superuserPassword))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(socketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.TCPURL(strings.TrimPrefix(u.Path, "/"), pgtest.Superuser), []string{"PGPASSWORD=" + superuserPassword}
 }

@@ -58,3 +58,16 @@ var (
 func isConstraint(err error) bool {
 	return sqliteConstraint(err) || postgres.IsConstraint(err)
 }
+
+// IsPostgresURL reports whether location names a PostgreSQL ledger (a
+// postgres:// or postgresql:// URL) rather than an SQLite file.
+func IsPostgresURL(location string) bool { return postgres.IsURL(location) }
+
+// Redacted returns location as messages may show it: a file's path as
+// it is, a URL without its password.
+func Redacted(location string) string {
+	if postgres.IsURL(location) {
+		return postgres.Redact(location)
+	}
+	return location
+}
