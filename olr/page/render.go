@@ -1,0 +1,134 @@
+package page
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"time"
+)
+
+// flash is the outcome of a form, shown in its section.
+type flash struct {
+	Section string // "request" or "import"
+	Message string
+	Problem *Problem
+}
+
+// view is what the page template renders.
+type view struct {
+	*Status
+	Products []*product
+	Flash    *flash
+	Pending  *Pending
+	// Generated is set right after Generate: the page offers the download.
+	Generated bool
+	MaxUpload int64
+}
+
+var funcs = template.FuncMap{
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"ptime": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"unix":  func(t *time.Time) int64 { return t.Unix() },
+	"day":   lastDay,
+	"deref": func(p *int64) int64 { return *p },
+	"kib":   func(n int64) int64 { return n >> 10 },
+}
+
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	p, err := h.productOf(r)
+	if err != nil {
+		h.fail(w, r, 0, err)
+		return
+	}
+	h.render(w, r, p, http.StatusOK, nil)
+}
+
+// render shows the page of p, with the outcome of a form when f is set.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, p *product, code int, f *flash) {
+	if code == 0 {
+		code = http.StatusUnprocessableEntity
+		if f != nil && f.Problem != nil && f.Problem.code != 0 {
+			code = f.Problem.code
+		}
+	}
+	s := h.monitor.check(r.Context(), p)
+	v := &view{Status: s, Products: h.products, Flash: f, Generated: r.URL.Query().Get("generated") != "", MaxUpload: MaxUpload}
+	if pend, _, err := h.pendingWithCodes(p); err == nil && pend != nil && (s.License == nil || s.License.RequestID != pend.ID) {
+		v.Pending = pend
+	}
+	var b bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&b, "page.html", v); err != nil {
+		h.log.ErrorContext(r.Context(), "license page: template", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+}
+
+// fail shows an error page for a request that has no product page to
+// show it on.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
+	p := asProblem(err)
+	if code == 0 {
+		code = p.code
+	}
+	if code == 0 {
+		code = http.StatusInternalServerError
+	}
+	var b bytes.Buffer
+	if terr := h.tmpl.ExecuteTemplate(&b, "error.html", p); terr != nil {
+		http.Error(w, p.Message, code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+}
+
+// asProblem turns any error into a Problem; an unexpected one keeps its
+// message.
+func asProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	return &Problem{Title: "Error", Message: err.Error(), code: http.StatusInternalServerError}
+}
+
+func (h *Handler) failJSON(w http.ResponseWriter, err error) {
+	p := asProblem(err)
+	code := p.code
+	if code == 0 {
+		code = http.StatusInternalServerError
+	}
+	writeJSON(w, code, struct {
+		Error *Problem `json:"error"`
+	}{p})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// apiStatus is GET api/status: the Status of a product.
+func (h *Handler) apiStatus(w http.ResponseWriter, r *http.Request) {
+	p, err := h.productOf(r)
+	if err != nil {
+		h.failJSON(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.monitor.check(r.Context(), p))
+}
