@@ -85,6 +85,7 @@ func NewApp() *cli.App {
 			verifyCommand(),
 			statusCommand(),
 			demoCommand(),
+			serveCommand(),
 		},
 	}
 }

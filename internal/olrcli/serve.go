@@ -1,0 +1,284 @@
+package olrcli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/fingerprint/host"
+	"github.com/olr-dev/olr/fingerprint/tpm"
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/olr/page"
+)
+
+// defaultListen is olr serve's address: loopback only.
+const defaultListen = "127.0.0.1:8471"
+
+// tokenCookie carries the access token after the first visit.
+const tokenCookie = "olr_token"
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve the License page in a browser, for a machine whose product has no console of its own",
+		Description: "Listens on 127.0.0.1:8471 and prints a URL with a random access token; any other\n" +
+			"address needs --tls-cert and --tls-key. --listen unix:PATH serves on a unix socket\n" +
+			"(mode 0600) without a token.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: defaultListen, Usage: "`ADDR` to listen on (HOST:PORT, or unix:PATH)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM), needed for a non-loopback address"},
+			&cli.StringFlag{Name: "tls-key", Usage: "TLS private key `FILE` (PEM)"},
+			&cli.StringFlag{Name: "vendor", Required: true, EnvVars: []string{"OLR_VENDOR"},
+				Usage: "the vendor's age recipient, or a `FILE` holding it (vendor.key.recipient), for requests"},
+			&cli.StringSliceFlag{Name: "product", DefaultText: "backup-server=Backup",
+				Usage: "product `NAME[=TITLE]` with a tab on the page; repeatable"},
+			&cli.StringFlag{Name: "usage", Usage: "JSON `FILE` of the modules in use ({\"obm\": 12, ...}), read at every check"},
+			&cli.StringFlag{Name: "on-alert", Usage: "run `CMD` (with sh -c) for every new license error, the event as JSON on its standard input"},
+			&cli.DurationFlag{Name: "check-every", Value: time.Minute, Usage: "check the license and quotas every `DURATION`"},
+			trustFlag, stateFlag, tpmFlag,
+		},
+		Action: runServe,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cliutil.BadArgs(c, "serve takes no arguments")
+	}
+	listen := c.String("listen")
+	certFile, keyFile := c.String("tls-cert"), c.String("tls-key")
+	if (certFile == "") != (keyFile == "") {
+		return cliutil.Usagef("give both --tls-cert and --tls-key")
+	}
+	socket, isUnix := strings.CutPrefix(listen, "unix:")
+	if !isUnix {
+		if err := checkListen(listen, certFile != ""); err != nil {
+			return err
+		}
+	}
+	recipients, err := vendorRecipients(c.String("vendor"))
+	if err != nil {
+		return err
+	}
+	st := storeOf(c)
+	trust, _, err := loadTrust(c, st)
+	if err != nil {
+		return err
+	}
+	products, err := serveProducts(c.StringSlice("product"))
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	tpmSpec := c.String("tpm")
+	cfg := page.Config{
+		Trust: trust, StateDir: st.Dir, Products: products, Vendor: recipients, Logger: log,
+		Tool: "olr " + cliutil.Version(),
+		Fingerprint: func(ctx context.Context) (*fingerprint.Fingerprint, error) {
+			opts := host.Options{}
+			if tpmSpec != "none" {
+				opts.Extra = append(opts.Extra, tpm.NewCollector(tpmSpec))
+			}
+			return host.Collect(ctx, opts)
+		},
+	}
+	if path := c.String("usage"); path != "" {
+		cfg.Usage = usageFile(path)
+	}
+	if cmd := c.String("on-alert"); cmd != "" {
+		cfg.OnAlert = alertCommand(cmd, log)
+	}
+	h, err := page.New(cfg)
+	if err != nil {
+		return cliutil.Usagef("%v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var ln net.Listener
+	var handler http.Handler = h
+	if isUnix {
+		os.Remove(socket) // a stale socket from an earlier run
+		ln, err = net.Listen("unix", socket)
+		if err == nil {
+			err = os.Chmod(socket, 0o600)
+		}
+	} else {
+		ln, err = net.Listen("tcp", listen)
+	}
+	if err != nil {
+		return cliutil.Usagef("cannot listen on %s: %v", listen, err)
+	}
+	scheme := "http"
+	if certFile != "" {
+		scheme = "https"
+	}
+	if isUnix {
+		fmt.Fprintf(os.Stderr, "olr: serving the License page on unix socket %s (mode 0600)\n", socket)
+	} else {
+		token, err := newToken()
+		if err != nil {
+			return err
+		}
+		handler = requireToken(token, h, certFile != "")
+		fmt.Fprintf(os.Stderr, "olr: serving the License page at %s://%s/?token=%s\n", scheme, ln.Addr(), token)
+		fmt.Fprintf(os.Stderr, "olr: open that URL; the token is needed once per browser, and by scripts as Authorization: Bearer TOKEN\n")
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go h.Monitor().Run(ctx, c.Duration("check-every"))
+	errc := make(chan error, 1)
+	go func() {
+		if certFile != "" {
+			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return cliutil.Usagef("serving the License page: %v", err)
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shut)
+	if isUnix {
+		os.Remove(socket)
+	}
+	return nil
+}
+
+// checkListen allows a loopback address, and any other only with TLS.
+func checkListen(listen string, tls bool) error {
+	hostPart, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return cliutil.Usagef("--listen %q: want HOST:PORT or unix:PATH", listen)
+	}
+	if tls {
+		return nil
+	}
+	ip := net.ParseIP(hostPart)
+	if hostPart == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	what := hostPart
+	if what == "" {
+		what = "every address"
+	}
+	return cliutil.WithHint(fmt.Errorf("--listen %s would serve the License page on %s without TLS", listen, what), cliutil.ExitUsage,
+		"listen on 127.0.0.1 (the default), or give --tls-cert and --tls-key")
+}
+
+func newToken() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// requireToken lets a request through with the token: as a bearer token,
+// as the cookie set at the first visit, or once in the URL (?token=...),
+// which sets the cookie and redirects to the same URL without it.
+func requireToken(token string, next http.Handler, secure bool) http.Handler {
+	ok := func(s string) bool { return subtle.ConstantTimeCompare([]byte(s), []byte(token)) == 1 }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if auth, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found && ok(auth) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if ck, err := r.Cookie(tokenCookie); err == nil && ok(ck.Value) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if q := r.URL.Query(); q.Has("token") && ok(q.Get("token")) && r.Method == http.MethodGet {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true,
+				Secure: secure, SameSite: http.SameSiteStrictMode})
+			q.Del("token")
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="olr"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintln(w, "olr serve: access needs the token that olr serve printed when it started: open the URL it printed")
+	})
+}
+
+// serveProducts parses --product NAME[=TITLE].
+func serveProducts(specs []string) ([]page.Product, error) {
+	if len(specs) == 0 {
+		return []page.Product{{Name: defaultProduct, Title: "Backup"}}, nil
+	}
+	var out []page.Product
+	for _, s := range specs {
+		name, title, _ := strings.Cut(s, "=")
+		out = append(out, page.Product{Name: name, Title: title})
+	}
+	return out, nil
+}
+
+// usageFile reads the modules in use from a JSON file at every check.
+func usageFile(path string) func(string) (int64, error) {
+	return func(module string) (int64, error) {
+		data, err := cliutil.ReadInput(path, "usage file", 1<<20)
+		if err != nil {
+			return 0, err
+		}
+		var counts map[string]int64
+		if err := json.Unmarshal(data, &counts); err != nil {
+			return 0, fmt.Errorf("%s: want a JSON object of module counts: %v", path, err)
+		}
+		return counts[module], nil
+	}
+}
+
+// alertCommand runs cmd with sh -c for each alert, the alert as JSON on
+// its standard input, and logs a failure.
+func alertCommand(cmd string, log *slog.Logger) func(context.Context, page.Alert) {
+	return func(ctx context.Context, a page.Alert) {
+		data, _ := json.Marshal(a)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
+		c.Stdin = bytes.NewReader(append(data, '\n'))
+		c.Env = append(os.Environ(), "OLR_ALERT_EVENT="+a.Event, "OLR_ALERT_PRODUCT="+a.Product)
+		var stderr bytes.Buffer
+		c.Stderr = &stderr
+		if err := c.Run(); err != nil {
+			var ee *exec.ExitError
+			msg := err.Error()
+			if errors.As(err, &ee) {
+				msg = strings.TrimSpace(stderr.String())
+			}
+			log.Error("license: the --on-alert command failed", "event", a.Event, "err", err, "stderr", msg)
+		}
+	}
+}
