@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age/armor"
 	"github.com/chromedp/chromedp"
@@ -158,6 +159,20 @@ func TestActivationInBrowser(t *testing.T) {
 		t.Errorf("hardware details: %q", got)
 	}
 	browsertest.Screenshot(t, ctx, "license-page-valid")
+
+	// Usage above a quota: the grace period shows at the top, and in its
+	// last hour the countdown to the stop.
+	s.setUsage("obm", 53)
+	do(t, ctx, chromedp.Navigate(s.url("")))
+	s.clock.Set(s.clock.Now().Add(11*time.Hour + 30*time.Minute))
+	do(t, ctx, chromedp.Navigate(s.url("")), chromedp.WaitVisible(chromedp.CSS(".banner .countdown")))
+	if got := text(t, ctx, "#banners"); !strings.Contains(got, "Quota exceeded: obm") || !strings.Contains(got, "53 in use, 50 licensed") {
+		t.Fatalf("banner of a quota overrun: %q", got)
+	}
+	if got := text(t, ctx, ".countdown"); !strings.HasPrefix(got, "server stops in 29:") && !strings.HasPrefix(got, "server stops in 30:") {
+		t.Errorf("countdown %q, want about 30 minutes", got)
+	}
+	browsertest.Screenshot(t, ctx, "license-page-quota-countdown")
 
 	// api/status says the same.
 	var st struct {

@@ -116,7 +116,7 @@ func (m *Monitor) check(ctx context.Context, p *product) *Status {
 		g := res.GraceUntil.UTC()
 		s.GraceUntil = &g
 		s.Banners = append(s.Banners, Banner{Level: "warning", Title: "Hardware changed: grace period",
-			Message:  fmt.Sprintf("this machine no longer matches its license; the product stops at %s unless a new license is imported", g.Format(time.RFC3339)),
+			Message:  fmt.Sprintf("this machine no longer matches its license; the product stops at %s unless a new license is imported", g.Format(shownTime)),
 			Hint:     "generate a new offline license request and send it to the vendor",
 			Deadline: &g})
 	}
@@ -170,6 +170,7 @@ func (m *Monitor) quotas(ctx context.Context, p *product, l *olr.License, s *Sta
 		}
 		s.Modules = append(s.Modules, mi)
 	}
+	slices.SortStableFunc(s.Modules, func(a, b ModuleInfo) int { return groupRank(a.Group) - groupRank(b.Group) })
 	if p.Usage == nil {
 		return
 	}
@@ -193,9 +194,9 @@ func (m *Monitor) quotas(ctx context.Context, p *product, l *olr.License, s *Sta
 		if o.Over(now) {
 			b.Level = "error"
 			s.Stopped = true
-			b.Message = fmt.Sprintf("%d in use, %s licensed: the grace period ended at %s and the product is stopped", o.Usage, quotaText(o), until.Format(time.RFC3339))
+			b.Message = fmt.Sprintf("%d in use, %s licensed: the grace period ended at %s and the product is stopped", o.Usage, quotaText(o), until.Format(shownTime))
 		} else {
-			b.Message = fmt.Sprintf("%d in use, %s licensed: the product stops at %s unless usage falls within the quota", o.Usage, quotaText(o), until.Format(time.RFC3339))
+			b.Message = fmt.Sprintf("%d in use, %s licensed: the product stops at %s unless usage falls within the quota", o.Usage, quotaText(o), until.Format(shownTime))
 		}
 		s.Banners = append(s.Banners, b)
 	}

@@ -133,6 +133,20 @@ var moduleGroups = map[string]string{
 	"ubs": "Server add-on modules",
 }
 
+// groupRank orders the groups as the vendor's License Details does.
+func groupRank(g string) int {
+	switch g {
+	case "Client software":
+		return 0
+	case "Client add-on modules":
+		return 1
+	}
+	return 2
+}
+
+// shownTime is how messages show a deadline.
+const shownTime = "2006-01-02 15:04 UTC"
+
 func groupOf(module string) string {
 	if g, ok := moduleGroups[module]; ok {
 		return g

@@ -9,9 +9,11 @@ document.querySelectorAll("button.copy").forEach(function (b) {
     b.textContent = "Copied";
   });
 });
+// Deadlines count from the server's clock, whatever the browser's says.
+var skew = Number(document.body.dataset.now) - Date.now() / 1000;
 function tick() {
   document.querySelectorAll(".countdown").forEach(function (c) {
-    var left = Math.floor(Number(c.dataset.deadline) - Date.now() / 1000);
+    var left = Math.floor(Number(c.dataset.deadline) - (Date.now() / 1000 + skew));
     if (left <= 0) { c.textContent = "(stopped)"; return; }
     if (left > 3600) {
       var h = Math.floor(left / 3600);
