@@ -183,6 +183,7 @@ func problemOf(res *olr.Result, err error) *Problem {
 	if errors.As(err, &ve) {
 		p.Message = ve.Err.Error()
 	}
+	p.Hint = store.Hint(err) // a damaged state file says how to repair it
 	switch res.Reason {
 	case olr.ReasonNotInstalled:
 		p.Title = "No license installed"
@@ -222,7 +223,11 @@ func problemOf(res *olr.Result, err error) *Problem {
 		p.Hint = "the file was altered after the vendor signed it: use the license.olr exactly as the vendor sent it"
 	case olr.ReasonMalformed, olr.ReasonUnsupported:
 		p.Title = "Not a license"
-		p.Hint = "choose the license.olr file the vendor sent, or paste its text from -----BEGIN OLR LICENSE----- to the END line"
+		if errors.Is(err, store.ErrDamaged) || errors.Is(err, store.ErrRevocationsMissing) {
+			p.Title = "Damaged license state"
+		} else if p.Hint == "" {
+			p.Hint = "choose the license.olr file the vendor sent, or paste its text from -----BEGIN OLR LICENSE----- to the END line"
+		}
 	case olr.ReasonFingerprintFailed:
 		p.Title = "Cannot read this machine"
 	}
