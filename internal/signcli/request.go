@@ -38,6 +38,10 @@ func readRequest(c *cli.Context, k *signer.Keys) (*olr.Request, string, error) {
 	if err != nil {
 		return nil, path, err
 	}
+	data, partsID, err := joinParts(path, data)
+	if err != nil {
+		return nil, path, err
+	}
 	req, err := olr.DecryptRequest(data, []age.Identity{k.Identity})
 	if errors.Is(err, olr.ErrWrongVendorKey) {
 		return nil, path, cliutil.WithHint(fmt.Errorf("%s: %w", path, err), cliutil.ExitUsage,
@@ -45,6 +49,9 @@ func readRequest(c *cli.Context, k *signer.Keys) (*olr.Request, string, error) {
 	}
 	if err != nil {
 		return nil, path, cliutil.Usagef("%s: %v", path, err)
+	}
+	if err := checkPartsID(path, partsID, req); err != nil {
+		return nil, path, err
 	}
 	return req, path, nil
 }
