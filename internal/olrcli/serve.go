@@ -22,7 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/olr-dev/olr/fingerprint"
-	"github.com/olr-dev/olr/fingerprint/host"
+	"github.com/olr-dev/olr/fingerprint/machine"
 	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr/page"
@@ -91,13 +91,18 @@ func runServe(c *cli.Context) error {
 	cfg := page.Config{
 		Trust: trust, StateDir: st.Dir, Products: products, Vendor: recipients, Logger: log,
 		Tool: "olr " + cliutil.Version(),
+		// The machine as olr request reads it, at every check.
 		Fingerprint: func(ctx context.Context) (*fingerprint.Fingerprint, error) {
-			opts := host.Options{}
-			if tpmSpec != "none" {
-				opts.Extra = append(opts.Extra, tpm.NewCollector(tpmSpec))
+			m, err := machine.Collect(ctx, machine.Options{TPM: tpmSpec, AllowSoftwareTPM: os.Getenv(allowSoftwareTPM) == "1"})
+			if err != nil {
+				return nil, err
 			}
-			return host.Collect(ctx, opts)
+			m.Close()
+			return m.Fingerprint, nil
 		},
+	}
+	if tpmSpec != "none" {
+		cfg.TPM = tpm.NewProver(tpmSpec, 0)
 	}
 	if path := c.String("usage"); path != "" {
 		cfg.Usage = usageFile(path)

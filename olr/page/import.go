@@ -93,7 +93,7 @@ func (h *Handler) install(r *http.Request, p *product, data []byte) (*ImportResu
 		return nil, &Problem{Title: "Cannot read this machine", Reason: olr.ReasonFingerprintFailed, code: http.StatusInternalServerError,
 			Message: fmt.Sprintf("cannot fingerprint this machine: %v", err)}
 	}
-	res, err := p.store.Install(data, h.cfg.Trust, fp, h.cfg.Now(), &olr.VerifyOptions{Product: p.Name})
+	res, err := p.store.Install(data, h.cfg.Trust, fp, h.cfg.Now(), &olr.VerifyOptions{Product: p.Name, TPM: h.cfg.TPM})
 	if err != nil {
 		prob := problemOf(res, err)
 		prob.code = http.StatusUnprocessableEntity

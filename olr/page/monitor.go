@@ -98,7 +98,7 @@ func (m *Monitor) check(ctx context.Context, p *product) *Status {
 		res = &olr.Result{Status: olr.Invalid, Reason: olr.ReasonFingerprintFailed}
 		err = &olr.VerifyError{Reason: olr.ReasonFingerprintFailed, Err: fmt.Errorf("cannot fingerprint this machine: %v", err)}
 	} else {
-		res, err = p.store.Check(h.cfg.Trust, fp, now, &olr.VerifyOptions{Product: p.Name})
+		res, err = p.store.Check(h.cfg.Trust, fp, now, &olr.VerifyOptions{Product: p.Name, TPM: h.cfg.TPM})
 	}
 	s.Status, s.Reason, s.Match = res.Status, res.Reason, res.Match
 	if s.Match != nil {

@@ -35,7 +35,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/olr-dev/olr/fingerprint"
-	"github.com/olr-dev/olr/fingerprint/host"
+	"github.com/olr-dev/olr/fingerprint/machine"
 	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
@@ -86,9 +86,11 @@ type Config struct {
 	Usage func(module string) (int64, error)
 	// Quota is the grace policy for usage above the license's quotas.
 	Quota QuotaPolicy
-	// Fingerprint reads this machine; default: the host and its TPM
-	// ("auto"), as olr request does.
+	// Fingerprint reads this machine; default: package
+	// fingerprint/machine, exactly as olr request does (TPM "auto").
 	Fingerprint func(ctx context.Context) (*fingerprint.Fingerprint, error)
+	// TPM proves TPM-bound licenses; default: the TPM "auto" selects.
+	TPM olr.TPMProver
 	// OnAlert is called once for every new license error (see Alert).
 	OnAlert func(ctx context.Context, a Alert)
 	// Logger receives the page's and the monitor's logs; default
@@ -145,6 +147,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Fingerprint == nil {
 		cfg.Fingerprint = collect
 	}
+	if cfg.TPM == nil {
+		cfg.TPM = tpm.NewProver("auto", 0)
+	}
 	cfg.Quota = cfg.Quota.withDefaults()
 	h := &Handler{cfg: cfg, log: cfg.Logger}
 	for i, p := range cfg.Products {
@@ -180,10 +185,14 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// collect fingerprints this machine as olr request does: the host and its
-// TPM, if any.
+// collect fingerprints this machine as olr request does.
 func collect(ctx context.Context) (*fingerprint.Fingerprint, error) {
-	return host.Collect(ctx, host.Options{Extra: []fingerprint.Collector{tpm.NewCollector("auto")}})
+	m, err := machine.Collect(ctx, machine.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m.Close()
+	return m.Fingerprint, nil
 }
 
 // Monitor returns the handler's license monitor, for a product that
