@@ -51,6 +51,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "grace-days", Usage: "grace period in `DAYS` after the hardware drifts (default 14)"},
 			&cli.StringSliceFlag{Name: "require", Usage: "factor `KIND` that must match when recorded (e.g. tpm-ek); repeatable"},
 			&cli.IntFlag{Name: "threshold", Value: fingerprint.DefaultPolicy().Threshold, Usage: "`PERCENT` of the recorded weight that must match"},
+			tpmBindFlag, ekRootsFlag, allowUnattestedFlag,
 			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "access log `FORMAT` on standard error: json or text"},
 		},
 		Action: runServe,
