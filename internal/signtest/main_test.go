@@ -140,10 +140,19 @@ func onPostgres(t testing.TB) bool {
 // postgres subtest, a new database of the package's cluster.
 func newEnv(t testing.TB, keys []Key) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir()}
-	e.ledger = filepath.Join(e.dir, "ledger.db")
 	if onPostgres(t) {
-		e.ledger = pgtest.NewDatabase(t)
+		return newEnvAt(t, pgtest.NewDatabase(t), keys)
+	}
+	return newEnvAt(t, "", keys)
+}
+
+// newEnvAt is newEnv with the ledger at location ("": a file in the
+// env's directory).
+func newEnvAt(t testing.TB, location string, keys []Key) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), ledger: location}
+	if location == "" {
+		e.ledger = filepath.Join(e.dir, "ledger.db")
 	}
 	csv := filepath.Join(e.dir, "keys.csv")
 	if err := WriteKeysCSV(csv, keys); err != nil {
