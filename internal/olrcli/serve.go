@@ -21,9 +21,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/fingerprint/machine"
-	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr/page"
 )
@@ -92,17 +90,9 @@ func runServe(c *cli.Context) error {
 		Trust: trust, StateDir: st.Dir, Products: products, Vendor: recipients, Logger: log,
 		Tool: "olr " + cliutil.Version(),
 		// The machine as olr request reads it, at every check.
-		Fingerprint: func(ctx context.Context) (*fingerprint.Fingerprint, error) {
-			m, err := machine.Collect(ctx, machine.Options{TPM: tpmSpec, AllowSoftwareTPM: os.Getenv(allowSoftwareTPM) == "1"})
-			if err != nil {
-				return nil, err
-			}
-			m.Close()
-			return m.Fingerprint, nil
+		Machine: func(ctx context.Context) (*machine.Machine, error) {
+			return machine.Collect(ctx, machine.Options{TPM: tpmSpec, AllowSoftwareTPM: os.Getenv(allowSoftwareTPM) == "1"})
 		},
-	}
-	if tpmSpec != "none" {
-		cfg.TPM = tpm.NewProver(tpmSpec, 0)
 	}
 	if path := c.String("usage"); path != "" {
 		cfg.Usage = usageFile(path)

@@ -88,12 +88,13 @@ func (h *Handler) install(r *http.Request, p *product, data []byte) (*ImportResu
 			Message: fmt.Sprintf("the file is larger than a license can be (%d KiB)", olr.MaxLicenseSize>>10),
 			Hint:    "choose the license.olr file the vendor sent"}
 	}
-	fp, err := h.cfg.Fingerprint(r.Context())
+	mach, err := h.cfg.Machine(r.Context())
 	if err != nil {
 		return nil, &Problem{Title: "Cannot read this machine", Reason: olr.ReasonFingerprintFailed, code: http.StatusInternalServerError,
 			Message: fmt.Sprintf("cannot fingerprint this machine: %v", err)}
 	}
-	res, err := p.store.Install(data, h.cfg.Trust, fp, h.cfg.Now(), &olr.VerifyOptions{Product: p.Name, TPM: h.cfg.TPM})
+	defer mach.Close()
+	res, err := p.store.Install(data, h.cfg.Trust, mach.Fingerprint, h.cfg.Now(), &olr.VerifyOptions{Product: p.Name, TPM: mach.Prover()})
 	if err != nil {
 		prob := problemOf(res, err)
 		prob.code = http.StatusUnprocessableEntity

@@ -18,6 +18,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/olr-dev/olr/fingerprint"
+	"github.com/olr-dev/olr/fingerprint/machine"
 	"github.com/olr-dev/olr/internal/browsertest"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/page"
@@ -156,9 +157,15 @@ const mount = "/admin/license/"
 // newSite mounts the page for this machine (fp) with the vendor v.
 func newSite(t *testing.T, v *vendor, fp *fingerprint.Fingerprint) *site {
 	t.Helper()
+	return newSiteOn(t, v, fp, nil)
+}
+
+// newSiteOn is newSite reading the machine with mach when it is not nil.
+func newSiteOn(t *testing.T, v *vendor, fp *fingerprint.Fingerprint, mach func(context.Context) (*machine.Machine, error)) *site {
+	t.Helper()
 	s := &site{dir: t.TempDir(), usage: map[string]int64{"obm": 12, "acb": 20, "vmware-vm": 3, "mobile": 7, "cbs": 1},
 		logs: &bytes.Buffer{}, clock: &fakeClock{now: time.Now()}, fp: fp}
-	h, err := page.New(page.Config{
+	cfg := page.Config{
 		Trust: v.trust, StateDir: s.dir, Vendor: v.rcp,
 		Products: []page.Product{{Name: "backup-server", Title: "Backup", Modules: []string{"obm", "acb", "replication"}},
 			{Name: "redirector", Title: "Redirector"}},
@@ -167,10 +174,12 @@ func newSite(t *testing.T, v *vendor, fp *fingerprint.Fingerprint) *site {
 			defer s.mu.Unlock()
 			return s.usage[module], nil
 		},
-		Fingerprint: func(context.Context) (*fingerprint.Fingerprint, error) {
+		// This machine, without a TPM to prove: the fingerprint the test
+		// chose.
+		Machine: func(context.Context) (*machine.Machine, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			return s.fp, nil
+			return &machine.Machine{Fingerprint: s.fp}, nil
 		},
 		OnAlert: func(_ context.Context, a page.Alert) {
 			s.mu.Lock()
@@ -179,7 +188,11 @@ func newSite(t *testing.T, v *vendor, fp *fingerprint.Fingerprint) *site {
 		},
 		Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: s.logs, mu: &s.mu}, nil)),
 		Now:    s.clock.Now,
-	})
+	}
+	if mach != nil {
+		cfg.Machine = mach
+	}
+	h, err := page.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,13 +92,14 @@ func (m *Monitor) check(ctx context.Context, p *product) *Status {
 	s := &Status{Product: p.Name, Title: p.Title, Checked: now.UTC()}
 	pend, _ := h.pending(p)
 	s.Pending = pend
-	fp, err := h.cfg.Fingerprint(ctx)
+	mach, err := h.cfg.Machine(ctx)
 	var res *olr.Result
 	if err != nil {
 		res = &olr.Result{Status: olr.Invalid, Reason: olr.ReasonFingerprintFailed}
 		err = &olr.VerifyError{Reason: olr.ReasonFingerprintFailed, Err: fmt.Errorf("cannot fingerprint this machine: %v", err)}
 	} else {
-		res, err = p.store.Check(h.cfg.Trust, fp, now, &olr.VerifyOptions{Product: p.Name, TPM: h.cfg.TPM})
+		res, err = p.store.Check(h.cfg.Trust, mach.Fingerprint, now, &olr.VerifyOptions{Product: p.Name, TPM: mach.Prover()})
+		mach.Close()
 	}
 	s.Status, s.Reason, s.Match = res.Status, res.Reason, res.Match
 	if s.Match != nil {

@@ -17,7 +17,7 @@ import (
 
 // activate runs a whole activation through the JSON API: api/request,
 // the real olr-sign, api/import.
-func activate(t *testing.T, s *site, v *vendor) {
+func activate(t *testing.T, s *site, v *vendor, issueArgs ...string) {
 	t.Helper()
 	res, err := http.Post(s.url("api/request"), "application/json",
 		strings.NewReader(`{"licensee":"Example Backup Ltd","key":"OEM-7Q2D-K9XW-4M3T"}`))
@@ -30,7 +30,7 @@ func activate(t *testing.T, s *site, v *vendor) {
 	if res.StatusCode != http.StatusOK || pend.Armored == "" || len(pend.Parts) == 0 {
 		t.Fatalf("api/request: %s %+v", res.Status, pend)
 	}
-	lic := v.issue(t, []byte(pend.Armored))
+	lic := v.issue(t, []byte(pend.Armored), issueArgs...)
 	res, err = http.Post(s.url("api/import"), "application/octet-stream", bytes.NewReader(lic))
 	if err != nil {
 		t.Fatal(err)

@@ -34,9 +34,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/fingerprint/machine"
-	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 )
@@ -86,11 +84,10 @@ type Config struct {
 	Usage func(module string) (int64, error)
 	// Quota is the grace policy for usage above the license's quotas.
 	Quota QuotaPolicy
-	// Fingerprint reads this machine; default: package
-	// fingerprint/machine, exactly as olr request does (TPM "auto").
-	Fingerprint func(ctx context.Context) (*fingerprint.Fingerprint, error)
-	// TPM proves TPM-bound licenses; default: the TPM "auto" selects.
-	TPM olr.TPMProver
+	// Machine reads this machine: its fingerprint, and its TPM for
+	// TPM-bound licenses and requests. Default: fingerprint/machine's
+	// Collect with its defaults, exactly as olr request reads it.
+	Machine func(ctx context.Context) (*machine.Machine, error)
 	// OnAlert is called once for every new license error (see Alert).
 	OnAlert func(ctx context.Context, a Alert)
 	// Logger receives the page's and the monitor's logs; default
@@ -144,11 +141,10 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Tool == "" {
 		cfg.Tool = "olr page"
 	}
-	if cfg.Fingerprint == nil {
-		cfg.Fingerprint = collect
-	}
-	if cfg.TPM == nil {
-		cfg.TPM = tpm.NewProver("auto", 0)
+	if cfg.Machine == nil {
+		cfg.Machine = func(ctx context.Context) (*machine.Machine, error) {
+			return machine.Collect(ctx, machine.Options{})
+		}
 	}
 	cfg.Quota = cfg.Quota.withDefaults()
 	h := &Handler{cfg: cfg, log: cfg.Logger}
@@ -183,16 +179,6 @@ func New(cfg Config) (*Handler, error) {
 	h.monitor = &Monitor{h: h}
 	h.routes()
 	return h, nil
-}
-
-// collect fingerprints this machine as olr request does.
-func collect(ctx context.Context) (*fingerprint.Fingerprint, error) {
-	m, err := machine.Collect(ctx, machine.Options{})
-	if err != nil {
-		return nil, err
-	}
-	m.Close()
-	return m.Fingerprint, nil
 }
 
 // Monitor returns the handler's license monitor, for a product that

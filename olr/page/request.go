@@ -58,11 +58,13 @@ func (h *Handler) generate(r *http.Request, p *product, licensee, key string) (*
 			Message: "enter the licensee name and the license key",
 			Hint:    "both are case sensitive: enter them exactly as on the software receipt"}
 	}
-	fp, err := h.cfg.Fingerprint(r.Context())
+	mach, err := h.cfg.Machine(r.Context())
 	if err != nil {
 		return nil, &Problem{Title: "Cannot read this machine", Reason: olr.ReasonFingerprintFailed, code: http.StatusInternalServerError,
 			Message: fmt.Sprintf("cannot fingerprint this machine: %v", err)}
 	}
+	defer mach.Close()
+	fp := mach.Fingerprint
 	if len(fp.Factors) == 0 {
 		return nil, &Problem{Title: "Cannot read this machine", Reason: olr.ReasonFingerprintFailed, code: http.StatusInternalServerError,
 			Message: "found no hardware factor to bind a license to", Hint: "run the product as root so that DMI identities can be read"}
@@ -72,6 +74,10 @@ func (h *Handler) generate(r *http.Request, p *product, licensee, key string) (*
 	if err != nil {
 		return nil, &Problem{Title: "Cannot make the request", code: http.StatusBadRequest, Message: err.Error(),
 			Hint: "enter the licensee name and the license key exactly as on the software receipt, without spaces around them"}
+	}
+	if err := attachTPM(r.Context(), mach, req); err != nil {
+		return nil, &Problem{Title: "Cannot read the TPM", code: http.StatusInternalServerError, Message: err.Error(),
+			Hint: "check that the product may open the TPM (/dev/tpmrm0, the tss group)"}
 	}
 	bin, err := olr.EncryptRequestCompressed(req, h.cfg.Vendor, false)
 	if err != nil {
