@@ -31,7 +31,7 @@ var machineTree = filepath.Join("..", "..", "fingerprint", "host", "testdata", "
 // olrCmd runs the olr command (this test binary, see TestMain) in dir,
 // on the fixture machine, and returns its standard output; it fails the
 // test unless the exit code is want.
-func olrCmd(t *testing.T, dir string, want int, args ...string) string {
+func olrCmd(t testing.TB, dir string, want int, args ...string) string {
 	t.Helper()
 	tree, err := filepath.Abs(machineTree)
 	if err != nil {

@@ -1,6 +1,9 @@
 package portal
 
 import (
+	"bytes"
+	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -216,4 +219,47 @@ func (e *env) encrypt(fp *fingerprint.Fingerprint, key string) []byte {
 		e.t.Fatal(err)
 	}
 	return data
+}
+
+// TestAdminPages: an admin imports keys sold through the desk and lists
+// the accounts; every sign-in is in the audit log under its account.
+func TestAdminPages(t *testing.T) {
+	e := newEnv(t)
+	ada := e.client().login("ada")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "sales-2026-11.csv")
+	fw.Write([]byte("license_key,licensee,type,product,modules,languages,expires,maintenance\nOEM-NEW-0001,New Customer GmbH,oem,backup-server,obm=10;vmware-vm=4,de,,\n"))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/api/keys/import", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	var imported importedView
+	ada.do(req).decode(t, http.StatusOK, &imported)
+	if len(imported.Created) != 1 || imported.Created[0] != "OEM-NEW-0001" {
+		t.Fatalf("import: %+v", imported)
+	}
+	var key keyView
+	ada.get("/api/keys/OEM-NEW-0001").decode(t, http.StatusOK, &key)
+	if key.Sale.Licensee != "New Customer GmbH" || len(key.Sale.Modules) != 2 {
+		t.Fatalf("imported key: %+v", key.Sale)
+	}
+	var keys keysView
+	ada.get("/api/keys?q=gmbh").decode(t, http.StatusOK, &keys)
+	if keys.Total != 1 || keys.Keys[0].Key != "OEM-NEW-0001" {
+		t.Fatalf("search: %+v", keys)
+	}
+	var accounts accountsView
+	ada.get("/api/accounts").decode(t, http.StatusOK, &accounts)
+	if len(accounts.Accounts) != 3 || strings.Contains(fmt.Sprint(accounts), "argon2id") {
+		t.Fatalf("accounts: %+v", accounts)
+	}
+	var audit auditView
+	ada.get("/api/audit?action="+ActionLogin).decode(t, http.StatusOK, &audit)
+	if len(audit.Records) != 1 || audit.Records[0].Operator != "ada" {
+		t.Fatalf("sign-ins in the audit log: %+v", audit.Records)
+	}
+	ada.get("/api/audit?action=keys.import&operator=ada").decode(t, http.StatusOK, &audit)
+	if len(audit.Records) != 1 {
+		t.Fatalf("the import in the audit log: %+v", audit.Records)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +25,7 @@ import (
 	"github.com/olr-dev/olr/signer/ledger"
 )
 
-// The test desk: a vendor key, an SQLite ledger with keys sold, three
+// The test desk: a vendor key, an SQLite ledger with keys sold and three
 // accounts (one per role), a fake clock, and the server under httptest.
 
 const (
@@ -36,40 +35,6 @@ const (
 	evalKey      = "EVAL-0000-1111-2222"
 	testPassword = "correct horse battery staple"
 )
-
-// memAccounts keeps accounts in memory, for the tests of the web layer.
-type memAccounts struct {
-	mu sync.Mutex
-	m  map[string]Account
-}
-
-func (m *memAccounts) Account(_ context.Context, name string) (*Account, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, ok := m.m[name]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNoAccount, name)
-	}
-	return &a, nil
-}
-
-func (m *memAccounts) ListAccounts(context.Context) ([]Account, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Account
-	for _, a := range m.m {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b Account) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-func (m *memAccounts) PutAccount(_ context.Context, _ string, a *Account) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.m[a.Name] = *a
-	return nil
-}
 
 // clock is a fake clock the tests move.
 type clock struct {
@@ -85,11 +50,11 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	keys     *signer.Keys
 	rcpt     age.Recipient
 	ledger   *ledger.Ledger
-	accounts *memAccounts
+	accounts Accounts
 	clock    *clock
 	server   *Server
 	ts       *httptest.Server
@@ -100,14 +65,14 @@ type env struct {
 // cost.
 var hashOnce = sync.OnceValue(func() string { return hashPassword(testPassword, 1, 8<<10, 1) })
 
-func newEnv(t *testing.T) *env { return newEnvWith(t, Config{}) }
+func newEnv(t testing.TB) *env { return newEnvWith(t, Config{}) }
 
 // newEnvWith is newEnv with the limits of cfg (its issuer, accounts,
 // clock and logger are the env's).
-func newEnvWith(t *testing.T, cfg Config) *env {
+func newEnvWith(t testing.TB, cfg Config) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
-	k, err := signer.GenerateKeys(false, e.clock.Now())
+	k, err := signer.GenerateKeys(true, e.clock.Now()) // hybrid: the default for new vendor keys
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,12 +100,14 @@ func newEnvWith(t *testing.T, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.accounts = &memAccounts{m: map[string]Account{}}
+	e.accounts = LedgerAccounts(e.ledger)
 	for _, a := range []struct {
 		name string
 		role Role
 	}{{"sam", RoleSupport}, {"ada", RoleAdmin}, {"otto", RoleAuditor}} {
-		e.accounts.m[a.name] = Account{Name: a.name, Role: a.role, PasswordHash: hashOnce(), Created: e.clock.Now(), Updated: e.clock.Now()}
+		if err := e.accounts.PutAccount(context.Background(), "admin", &Account{Name: a.name, Role: a.role, PasswordHash: hashOnce()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	is := &signer.Issuer{Keys: k, Ledger: e.ledger, Now: e.clock.Now}
 	cfg.Issuer, cfg.Accounts, cfg.Now = is, e.accounts, e.clock.Now
