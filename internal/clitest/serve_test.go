@@ -2,7 +2,9 @@ package clitest
 
 import (
 	"bufio"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -171,5 +173,46 @@ func TestServeOnAlert(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[0], `"event":"quota-overrun"`) || !strings.Contains(lines[1], `"event":"grace-ending"`) ||
 		!strings.Contains(lines[0], `"module":"obm"`) || !strings.Contains(lines[0], `"usage":9`) {
 		t.Fatalf("alerts:\n%s", got)
+	}
+}
+
+// TestServeUnixSocket: on a unix socket (mode 0600) the page needs no
+// token: who may connect is the socket's permissions.
+func TestServeUnixSocket(t *testing.T) {
+	a := newActivation(t, "baremetal", "")
+	sock := filepath.Join(a.Dir, "olr.sock")
+	path, err := exec.LookPath("olr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path, "serve", "--listen", "unix:"+sock, "--vendor", a.Key+".recipient", "--trust", a.Key+".trust")
+	cmd.Dir, cmd.Env = a.Dir, cleanEnv(a.Dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	var res *http.Response
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if res, err = client.Get("http://olr/"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("GET over the unix socket: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "Import License") {
+		t.Fatalf("GET over the unix socket: %s\n%.300s", res.Status, body)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode: %v %v", fi.Mode(), err)
 	}
 }
