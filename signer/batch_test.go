@@ -56,6 +56,13 @@ type batchEnv struct {
 
 func newBatchEnv(tb testing.TB, n int) *batchEnv {
 	tb.Helper()
+	return newBatchEnvAt(tb, n, "")
+}
+
+// newBatchEnvAt is newBatchEnv with the ledger at location ("": a file
+// in a temporary directory).
+func newBatchEnvAt(tb testing.TB, n int, location string) *batchEnv {
+	tb.Helper()
 	k, err := GenerateKeys(true, time.Now())
 	if err != nil {
 		tb.Fatal(err)
@@ -65,7 +72,10 @@ func newBatchEnv(tb testing.TB, n int) *batchEnv {
 		tb.Fatal(err)
 	}
 	dir := tb.TempDir()
-	l, err := ledger.Open(filepath.Join(dir, "ledger.db"))
+	if location == "" {
+		location = filepath.Join(dir, "ledger.db")
+	}
+	l, err := ledger.Open(location)
 	if err != nil {
 		tb.Fatal(err)
 	}
