@@ -92,27 +92,30 @@ func (tx *Tx) Keys() ([]SoldKey, error) {
 // reports whether anything was written. k.Created and k.Updated are set.
 func (tx *Tx) PutKey(k *SoldKey) (changed bool, err error) {
 	err = tx.atomic(func() (err error) {
-		changed, err = tx.putKey(k)
+		changed, _, err = tx.putKey(k)
 		return err
 	})
 	return changed, err
 }
 
-func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
+// putKey is PutKey without its savepoint; existed reports whether the key
+// was recorded before.
+func (tx *Tx) putKey(k *SoldKey) (changed, existed bool, err error) {
 	if err := validateKey(k); err != nil {
-		return false, err
+		return false, false, err
 	}
 	old, err := tx.Key(k.Key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return false, err
+		return false, false, err
 	}
+	existed = old != nil
 	if old != nil && old.SameSale(k) {
 		k.Created, k.Updated = old.Created, old.Updated
-		return false, nil
+		return false, true, nil
 	}
 	modules, err := json.Marshal(nonNilModules(k.Modules))
 	if err != nil {
-		return false, fmt.Errorf("ledger: encoding modules: %w", err)
+		return false, existed, fmt.Errorf("ledger: encoding modules: %w", err)
 	}
 	langs := k.Languages
 	if langs == nil {
@@ -120,7 +123,7 @@ func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
 	}
 	languages, err := json.Marshal(langs)
 	if err != nil {
-		return false, fmt.Errorf("ledger: encoding languages: %w", err)
+		return false, existed, fmt.Errorf("ledger: encoding languages: %w", err)
 	}
 	now := formatTime(tx.now)
 	ref := rowKey{"sold_keys", k.Key}
@@ -129,20 +132,20 @@ func (tx *Tx) putKey(k *SoldKey) (changed bool, err error) {
 			k.Key, k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
 			formatDate(k.Expires), formatDate(k.Maintenance), now, now)
 		if err != nil {
-			return false, fmt.Errorf("ledger: recording key: %w", err)
+			return false, false, fmt.Errorf("ledger: recording key: %w", err)
 		}
 		k.Created, k.Updated = tx.now, tx.now
-		return true, tx.audit(ActionKeyCreate, k.Key, map[string]any{"type": k.Type}, ref)
+		return true, false, tx.audit(ActionKeyCreate, k.Key, map[string]any{"type": k.Type}, ref)
 	}
 	_, err = tx.exec(
 		"UPDATE sold_keys SET licensee = ?, type = ?, product = ?, modules = ?, languages = ?, expires = ?, maintenance = ?, updated = ? WHERE license_key = ?",
 		k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
 		formatDate(k.Expires), formatDate(k.Maintenance), now, k.Key)
 	if err != nil {
-		return false, fmt.Errorf("ledger: updating key: %w", err)
+		return false, true, fmt.Errorf("ledger: updating key: %w", err)
 	}
 	k.Created, k.Updated = old.Created, tx.now
-	return true, tx.audit(ActionKeyUpdate, k.Key, map[string]any{"changed": old.changedFields(k)}, ref)
+	return true, true, tx.audit(ActionKeyUpdate, k.Key, map[string]any{"changed": old.changedFields(k)}, ref)
 }
 
 func nonNilModules(m map[string]Quota) map[string]Quota {
@@ -186,14 +189,10 @@ func (tx *Tx) importKeys(source string, keys []SoldKey) (*ImportResult, error) {
 		seen[keys[i].Key] = i
 	}
 	res := &ImportResult{}
+	// ImportKeys runs all of this under one savepoint, so each key needs
+	// none of its own: a key refused undoes the whole import.
 	for i := range keys {
-		existed := true
-		if _, err := tx.Key(keys[i].Key); errors.Is(err, ErrNotFound) {
-			existed = false
-		} else if err != nil {
-			return nil, err
-		}
-		changed, err := tx.PutKey(&keys[i])
+		changed, existed, err := tx.putKey(&keys[i])
 		if err != nil {
 			var ve *ValidationError
 			if errors.As(err, &ve) && ve.Record == "" {
