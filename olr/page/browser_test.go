@@ -199,6 +199,10 @@ func TestImportRefusedInBrowser(t *testing.T) {
 	v := newVendor(t, true)
 	s := newSite(t, v, olrtest.Fingerprint())
 	other := newSite(t, v, otherMachine())
+	// Both machines read the same time: a request made on a clock ahead
+	// of this one would give a license not yet valid here, refused for
+	// its dates before its hardware is looked at.
+	other.clock.Set(s.clock.Now())
 
 	// A license for the redirector, requested on that tab.
 	generate(t, ctx, s, "?product=redirector")
