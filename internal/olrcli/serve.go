@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -98,7 +99,9 @@ func runServe(c *cli.Context) error {
 		cfg.Usage = usageFile(path)
 	}
 	if cmd := c.String("on-alert"); cmd != "" {
-		cfg.OnAlert = alertCommand(cmd, log)
+		hook := newAlertHook(cmd, log)
+		defer hook.Close(30 * time.Second)
+		cfg.OnAlert = hook.Alert
 	}
 	h, err := page.New(cfg)
 	if err != nil {
@@ -255,25 +258,80 @@ func usageFile(path string) func(string) (int64, error) {
 	}
 }
 
-// alertCommand runs cmd with sh -c for each alert, the alert as JSON on
-// its standard input, and logs a failure.
-func alertCommand(cmd string, log *slog.Logger) func(context.Context, page.Alert) {
-	return func(ctx context.Context, a page.Alert) {
-		data, _ := json.Marshal(a)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
-		c.Stdin = bytes.NewReader(append(data, '\n'))
-		c.Env = append(os.Environ(), "OLR_ALERT_EVENT="+a.Event, "OLR_ALERT_PRODUCT="+a.Product)
-		var stderr bytes.Buffer
-		c.Stderr = &stderr
-		if err := c.Run(); err != nil {
-			var ee *exec.ExitError
-			msg := err.Error()
-			if errors.As(err, &ee) {
-				msg = strings.TrimSpace(stderr.String())
-			}
-			log.Error("license: the --on-alert command failed", "event", a.Event, "err", err, "stderr", msg)
+// alertHook runs an --on-alert command for each alert, one at a time and
+// in the background: the page's checks hand an alert over and go on, so a
+// slow or hanging command holds up neither the page nor the checks.
+type alertHook struct {
+	cmd  string
+	log  *slog.Logger
+	done chan struct{}
+
+	mu     sync.Mutex // a check may still raise an alert while Close runs
+	queue  chan page.Alert
+	closed bool
+}
+
+// alertQueue bounds the alerts waiting for a slow command. Alerts come
+// once per change of the license's state, so a full queue means the
+// command hangs; further alerts are logged (they always are) and not
+// passed to it.
+const alertQueue = 64
+
+func newAlertHook(cmd string, log *slog.Logger) *alertHook {
+	h := &alertHook{cmd: cmd, log: log, queue: make(chan page.Alert, alertQueue), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		for a := range h.queue {
+			h.run(a)
 		}
+	}()
+	return h
+}
+
+// Alert is the page's Config.OnAlert.
+func (h *alertHook) Alert(_ context.Context, a page.Alert) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		h.log.Error("license: stopping; this alert is not passed to the --on-alert command", "event", a.Event, "product", a.Product)
+		return
+	}
+	select {
+	case h.queue <- a:
+	default:
+		h.log.Error("license: the --on-alert command is not keeping up; this alert is not passed to it",
+			"event", a.Event, "product", a.Product)
+	}
+}
+
+// Close lets the alerts already handed over run, waiting at most wait.
+func (h *alertHook) Close(wait time.Duration) {
+	h.mu.Lock()
+	h.closed = true
+	close(h.queue)
+	h.mu.Unlock()
+	select {
+	case <-h.done:
+	case <-time.After(wait):
+		h.log.Error("license: stopped before the --on-alert command ran for every alert")
+	}
+}
+
+func (h *alertHook) run(a page.Alert) {
+	data, _ := json.Marshal(a)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", h.cmd)
+	c.Stdin = bytes.NewReader(append(data, '\n'))
+	c.Env = append(os.Environ(), "OLR_ALERT_EVENT="+a.Event, "OLR_ALERT_PRODUCT="+a.Product)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		var ee *exec.ExitError
+		msg := err.Error()
+		if errors.As(err, &ee) {
+			msg = strings.TrimSpace(stderr.String())
+		}
+		h.log.Error("license: the --on-alert command failed", "event", a.Event, "err", err, "stderr", msg)
 	}
 }

@@ -88,7 +88,9 @@ type Config struct {
 	// TPM-bound licenses and requests. Default: fingerprint/machine's
 	// Collect with its defaults, exactly as olr request reads it.
 	Machine func(ctx context.Context) (*machine.Machine, error)
-	// OnAlert is called once for every new license error (see Alert).
+	// OnAlert is called once for every new license error (see Alert),
+	// from within the check that found it: it must return quickly, and
+	// hand slow work (mail, a command) to another goroutine.
 	OnAlert func(ctx context.Context, a Alert)
 	// Logger receives the page's and the monitor's logs; default
 	// slog.Default().
