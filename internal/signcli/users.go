@@ -49,9 +49,14 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return cliutil.Usagef("--role: %v", err)
 					}
+					// The password first: a refusal leaves no new ledger behind.
+					hash, err := newPasswordHash(name)
+					if err != nil {
+						return err
+					}
 					return changeAccount(c, name, true, func(a *portal.Account) error {
-						a.Role = role
-						return setPassword(a)
+						a.Role, a.PasswordHash = role, hash
+						return nil
 					})
 				},
 			},
@@ -65,7 +70,10 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return changeAccount(c, name, false, setPassword)
+					return changeAccount(c, name, false, func(a *portal.Account) (err error) {
+						a.PasswordHash, err = newPasswordHash(name)
+						return err
+					})
 				},
 			},
 			{
@@ -120,17 +128,17 @@ func usersCommand() *cli.Command {
 	}
 }
 
-// setPassword asks for a new password and stores its hash in a.
-func setPassword(a *portal.Account) error {
-	pw, err := cliutil.Password(passwordEnv, "New password for "+a.Name+": ")
+// newPasswordHash asks for the account's new password and returns its
+// hash.
+func newPasswordHash(name string) (string, error) {
+	pw, err := cliutil.Password(passwordEnv, "New password for "+name+": ")
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := portal.CheckPassword(pw); err != nil {
-		return cliutil.Usagef("%v", err)
+		return "", cliutil.Usagef("%v", err)
 	}
-	a.PasswordHash = portal.HashPassword(pw)
-	return nil
+	return portal.HashPassword(pw), nil
 }
 
 // changeAccount applies change to the named account (a new one when

@@ -284,6 +284,10 @@ func firstDiff(got, want string) string {
 	gr, wr := []rune(got), []rune(want)
 	for i := 0; ; i++ {
 		switch {
+		case i >= len(gr) && i >= len(wr):
+			// The same runes from different bytes: invalid UTF-8 decodes
+			// to U+FFFD whatever the bytes were.
+			return "they differ in bytes that are not valid UTF-8"
 		case i >= len(gr):
 			return fmt.Sprintf("the request's is shorter: it ends before character %d (%s)", i+1, runeName(wr[i]))
 		case i >= len(wr):

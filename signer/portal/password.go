@@ -73,28 +73,46 @@ const (
 	maxArgonThreads = 16
 )
 
+// phc is a parsed argon2id hash.
+type phc struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+// parsePHC reads an argon2id hash in PHC string form, refusing costs
+// beyond the bounds above.
+func parsePHC(hash string) (*phc, bool) {
+	f := strings.Split(hash, "$")
+	if len(f) != 6 || f[0] != "" || f[1] != "argon2id" || f[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return nil, false
+	}
+	var h phc
+	if n, err := fmt.Sscanf(f[3], "m=%d,t=%d,p=%d", &h.memory, &h.time, &h.threads); n != 3 || err != nil ||
+		f[3] != fmt.Sprintf("m=%d,t=%d,p=%d", h.memory, h.time, h.threads) {
+		return nil, false
+	}
+	if h.memory < 8 || h.memory > maxArgonMemory || h.time < 1 || h.time > maxArgonTime || h.threads < 1 || h.threads > maxArgonThreads {
+		return nil, false
+	}
+	var err1, err2 error
+	h.salt, err1 = b64.DecodeString(f[4])
+	h.key, err2 = b64.DecodeString(f[5])
+	if err1 != nil || err2 != nil || len(h.salt) < 8 || len(h.key) < 16 || len(h.key) > 64 {
+		return nil, false
+	}
+	return &h, true
+}
+
 // VerifyPassword reports whether pw matches the PHC hash. A malformed
 // hash matches nothing.
 func VerifyPassword(hash, pw string) bool {
-	f := strings.Split(hash, "$")
-	if len(f) != 6 || f[0] != "" || f[1] != "argon2id" || f[2] != fmt.Sprintf("v=%d", argon2.Version) {
+	h, ok := parsePHC(hash)
+	if !ok {
 		return false
 	}
-	var m, t uint32
-	var p uint8
-	if n, err := fmt.Sscanf(f[3], "m=%d,t=%d,p=%d", &m, &t, &p); n != 3 || err != nil {
-		return false
-	}
-	if m < 8 || m > maxArgonMemory || t < 1 || t > maxArgonTime || p < 1 || p > maxArgonThreads {
-		return false
-	}
-	salt, err1 := b64.DecodeString(f[4])
-	key, err2 := b64.DecodeString(f[5])
-	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
-		return false
-	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(key)))
-	return subtle.ConstantTimeCompare(got, key) == 1
+	got := argon2.IDKey([]byte(pw), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1
 }
 
 // dummyHash is verified against when an account does not exist, so that

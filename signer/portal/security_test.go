@@ -3,8 +3,11 @@ package portal
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -345,6 +348,91 @@ func TestPassword(t *testing.T) {
 	}{{"short", false}, {"twelve chars", true}, {strings.Repeat("x", MaxPasswordLen+1), false}, {"\xff\xfe invalid utf-8", false}} {
 		if err := CheckPassword(tc.pw); (err == nil) != tc.ok {
 			t.Errorf("CheckPassword(%.20q) = %v", tc.pw, err)
+		}
+	}
+}
+
+// TestTLSCookies: under TLS the session cookie is __Host- prefixed,
+// Secure, HttpOnly and SameSite=Strict, and HSTS is sent.
+func TestTLSCookies(t *testing.T) {
+	e := newEnv(t)
+	s, err := New(Config{Issuer: e.server.cfg.Issuer, Accounts: e.accounts, Secure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewTLSServer(s)
+	defer ts.Close()
+	c := ts.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	resp, err := c.PostForm(ts.URL+"/api/login", url.Values{"name": {"sam"}, "password": {testPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("cookies %v", cookies)
+	}
+	ck := cookies[0]
+	if ck.Name != "__Host-olr_session" || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Domain != "" {
+		t.Fatalf("session cookie %+v", ck)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatal("no HSTS under TLS")
+	}
+	me, err := c.Get(ts.URL + "/api/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me.Body.Close()
+	if me.StatusCode != http.StatusOK {
+		t.Fatalf("signed in over TLS: %s", me.Status)
+	}
+}
+
+// TestHeaders: every answer carries the Content-Security-Policy and the
+// other protective headers; the assets are embedded and served without a
+// directory listing.
+func TestHeaders(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	for _, path := range []string{"/login", "/static/desk.css", "/api/keys", "/no-such-page"} {
+		r := c.get(path)
+		h := r.Header
+		if h.Get("Content-Security-Policy") != contentSecurityPolicy || h.Get("X-Frame-Options") != "DENY" ||
+			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+	if !strings.Contains(contentSecurityPolicy, "default-src 'none'") || strings.Contains(contentSecurityPolicy, "unsafe") {
+		t.Fatalf("policy %s", contentSecurityPolicy)
+	}
+	if r := c.get("/static/desk.css"); r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") {
+		t.Fatalf("style sheet: %s %s", r.Status, r.Header.Get("Content-Type"))
+	}
+	if r := c.get("/static/desk.js"); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "data-copy") {
+		t.Fatalf("script: %s", r.Status)
+	}
+	if r := c.get("/static/"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("/static/: %s", r.Status)
+	}
+	// The templates are embedded beside the assets, never served.
+	for _, path := range []string{"/static/../templates/layout.html", "/templates/layout.html", "/static/%2e%2e/templates/layout.html"} {
+		resp, err := http.Get(e.ts.URL + path) // following redirects
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.Contains(string(b), "{{define") {
+			t.Errorf("%s serves a template", path)
+		}
+	}
+	// No page pulls anything from another origin.
+	page := c.get("/login").Body
+	for _, bad := range []string{"http://", "https://", "<script>", "style="} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the sign-in page holds %q", bad)
 		}
 	}
 }
