@@ -263,3 +263,49 @@ func TestAdminPages(t *testing.T) {
 		t.Fatalf("the import in the audit log: %+v", audit.Records)
 	}
 }
+
+// TestInspectMany: several request files and pasted requests in one
+// submission are inspected together, each on its own; one that cannot be
+// read does not stop the others, and the requests of one submission are
+// audited together: one machine under two keys, one key from two
+// machines.
+func TestInspectMany(t *testing.T) {
+	e := newEnv(t)
+	c := e.client().login("sam")
+	var ins inspectView
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{"first.olr", e.request(testLicensee, oemKey, 7)},
+		{"notes.txt", []byte("meeting notes, not a request")},
+		{"second.olr", e.request(testLicensee, "OEM-SECOND-KEY-0002", 7)},
+	} {
+		fw, _ := mw.CreateFormFile("request", f.name)
+		fw.Write(f.data)
+	}
+	mw.WriteField("text", string(e.request(testLicensee, evalKey, 8))+"\n"+string(e.request(testLicensee, oemKey, 9)))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/api/inspect", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	c.do(req).decode(t, http.StatusOK, &ins)
+	var got []string
+	for _, r := range ins.Requests {
+		s := r.Source + ":"
+		if r.Error != "" {
+			s += "error"
+		} else {
+			s += r.Verdict.Outcome
+			for _, f := range r.Findings {
+				s += "+" + f.Kind
+			}
+		}
+		got = append(got, s)
+	}
+	want := `"first.olr":issued+shared-machine "notes.txt":error "second.olr":issued+shared-machine pasted request 1:refused pasted request 2:issued+shared-key`
+	if strings.Join(got, " ") != want {
+		t.Fatalf("inspections:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
