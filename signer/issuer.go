@@ -272,7 +272,8 @@ func (d *Decision) Result() *Result {
 // Decide makes the one issuing decision from the key's state st: a
 // request answered before is a replay (the same license again) when it
 // is the same request, and refused when another request reuses its ID;
-// then the rules' refusal, if any; then a first activation, a re-issue to
+// then a key whose CALs are a pool's is refused (a source, or a released
+// key); then the rules' refusal, if any; then a first activation, a re-issue to
 // the machine the key is active on, a transfer, or the one-key-one-machine
 // refusal. Only errors other than refusals are returned.
 func (is *Issuer) Decide(st *ledger.KeyState, p *Prepared) (*Decision, error) {
@@ -287,6 +288,9 @@ func (is *Issuer) Decide(st *ledger.KeyState, p *Prepared) (*Decision, error) {
 			return nil, err
 		}
 		return &Decision{Outcome: Replayed, Prepared: p, replayed: res}, nil
+	}
+	if r := poolRefusal(st.Pool); r != nil {
+		return &Decision{Refused: r, Prepared: p}, nil
 	}
 	if !sameSale(st.Sold, p.Sold) {
 		fresh := *p

@@ -122,9 +122,14 @@ func (e *Entitlement) Validate(now time.Time) error {
 type RefusedError struct {
 	Rule string // short name of the rule, e.g. "offline-oem-only"
 	Msg  string
+	// Err, when set, is the error behind the refusal, such as the
+	// ledger's *ledger.PoolShortError with its numbers.
+	Err error
 }
 
 func (e *RefusedError) Error() string { return "refused: " + e.Msg }
+
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 func refuse(rule, format string, a ...any) *RefusedError {
 	return &RefusedError{Rule: rule, Msg: fmt.Sprintf(format, a...)}

@@ -40,6 +40,7 @@ func NewApp() *cli.App {
 			crlCommand(),
 			serveCommand(),
 			usersCommand(),
+			poolCommand(),
 		},
 	}
 }

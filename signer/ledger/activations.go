@@ -81,6 +81,8 @@ type KeyState struct {
 	// license; both nil when the key is active on no machine.
 	Active        *Activation
 	ActiveLicense *IssuedLicense
+	// Pool is the key's pool membership; nil when it is in no pool.
+	Pool *PoolMember
 }
 
 // KeyState reads what the ledger records about licenseKey and requestID.
@@ -106,6 +108,9 @@ func (tx *Tx) KeyState(licenseKey, requestID string) (*KeyState, error) {
 	}
 	if st.Sold == nil {
 		return &st, nil
+	}
+	if st.Pool, err = tx.PoolMember(licenseKey); optional(err) != nil {
+		return nil, err
 	}
 	if st.Active, err = tx.ActiveActivation(licenseKey); optional(err) != nil {
 		return nil, err
@@ -187,14 +192,15 @@ func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) ([]rowRef, err
 	}
 	// The storage invariants, in one statement, so that a violation has
 	// its own error rather than a constraint failure.
-	var exists, active bool
+	var exists, active, pooled bool
 	var n int
 	if err := tx.queryRow(`SELECT
 	EXISTS (SELECT 1 FROM sold_keys WHERE license_key = ?1),
 	EXISTS (SELECT 1 FROM activations WHERE license_key = ?1 AND state = 'active'),
+	EXISTS (SELECT 1 FROM pool_keys WHERE license_key = ?1 AND (role = 'source' OR released IS NOT NULL)),
 	(SELECT count(*) FROM issued_licenses WHERE license_id = ?2 OR request_id = ?3) +
 	(SELECT count(*) FROM activations WHERE license_id = ?2 OR request_id = ?3)`,
-		a.Key, lic.ID, lic.RequestID).Scan(&exists, &active, &n); err != nil {
+		a.Key, lic.ID, lic.RequestID).Scan(&exists, &active, &pooled, &n); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	switch {
@@ -202,6 +208,9 @@ func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) ([]rowRef, err
 		return nil, notFound("license key")
 	case active:
 		return nil, ErrAlreadyActive
+	case pooled:
+		// Its CALs are a pool's (a source), or back in the pool (released).
+		return nil, fmt.Errorf("%w: a pool's source or released key does not activate", ErrPooled)
 	case n != 0:
 		return nil, fmt.Errorf("%w: license ID or request ID", ErrDuplicate)
 	}

@@ -73,6 +73,8 @@ var auditedTables = []auditedTable{
 	{"revocations", "license_id", "license_id, reason, time, operator"},
 	{"crl_counter", "id", "id, number"},
 	{"accounts", "name", "name, role, password_hash, disabled, created, updated"},
+	{"pools", "name", "name, licensee, product, created"},
+	{"pool_keys", "license_key", "license_key, pool, role, added, released"},
 }
 
 func tableSpec(name string) auditedTable {

@@ -34,7 +34,8 @@ func TestCopyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Rows["audit"] != res.Head.Seq || res.Rows["sold_keys"] != 3 || res.Rows["activations"] != 4 {
+	if res.Rows["audit"] != res.Head.Seq || res.Rows["sold_keys"] != 7 || res.Rows["activations"] != 4 ||
+		res.Rows["pools"] != 1 || res.Rows["pool_keys"] != 4 {
 		t.Errorf("copied %v, head %d", res.Rows, res.Head.Seq)
 	}
 	res2, err := Copy(ctx, back, pg)

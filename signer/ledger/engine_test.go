@@ -60,7 +60,8 @@ func steppingClock() func() time.Time {
 }
 
 // buildHistory records a bit of everything: an import, activations, a
-// re-issue, a transfer, a revocation, CRL numbers and a free-form record.
+// re-issue, a transfer, a revocation, CRL numbers, a free-form record
+// and a pool.
 func buildHistory(t testing.TB, l *Ledger) {
 	t.Helper()
 	ctx := context.Background()
@@ -101,6 +102,16 @@ func buildHistory(t testing.TB, l *Ledger) {
 		a.Disabled = true
 		return tx.PutAccount(a)
 	})
+	// A pool of two keys, a key issued from it and another released.
+	makePool(t, l, "partner",
+		poolSource("P-1", map[string]Quota{"acb": 50, "obm": 80}),
+		poolSource("P-2", map[string]Quota{"acb": 20, "obm": 30, "mobile": Unlimited}))
+	for _, k := range []string{"P-NEW-1", "P-NEW-2"} {
+		if err := issueFromPool(l, "partner", poolKey(k, map[string]Quota{"obm": 30, "acb": 10})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(t, l, func(tx *Tx) error { return tx.ReleasePoolKey("P-NEW-2") })
 }
 
 // TestEnginesChainAlike: the same history, at the same times, gives the

@@ -113,39 +113,69 @@ func (tx *Tx) putKey(k *SoldKey) (changed, existed bool, err error) {
 		k.Created, k.Updated = old.Created, old.Updated
 		return false, true, nil
 	}
-	modules, err := json.Marshal(nonNilModules(k.Modules))
-	if err != nil {
-		return false, existed, fmt.Errorf("ledger: encoding modules: %w", err)
-	}
-	langs := k.Languages
-	if langs == nil {
-		langs = []string{}
-	}
-	languages, err := json.Marshal(langs)
-	if err != nil {
-		return false, existed, fmt.Errorf("ledger: encoding languages: %w", err)
-	}
-	now := formatTime(tx.now)
 	ref := rowKey{"sold_keys", k.Key}
 	if old == nil {
-		_, err = tx.exec("INSERT INTO sold_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			k.Key, k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
-			formatDate(k.Expires), formatDate(k.Maintenance), now, now)
-		if err != nil {
-			return false, false, fmt.Errorf("ledger: recording key: %w", err)
+		if err := tx.insertKey(k); err != nil {
+			return false, false, err
 		}
-		k.Created, k.Updated = tx.now, tx.now
 		return true, false, tx.audit(ActionKeyCreate, k.Key, map[string]any{"type": k.Type}, ref)
 	}
+	// A pooled key's CALs are counted in its pool: its sale is fixed.
+	if m, err := tx.PoolMember(k.Key); err == nil {
+		return false, true, fmt.Errorf("%w: %s is in pool %q (as %s), so what was sold for it cannot change", ErrPooled, k.Key, m.Pool, m.Role)
+	} else if !errors.Is(err, ErrNotFound) {
+		return false, true, err
+	}
+	modules, languages, err := encodeSale(k)
+	if err != nil {
+		return false, true, err
+	}
+	now := formatTime(tx.now)
 	_, err = tx.exec(
 		"UPDATE sold_keys SET licensee = ?, type = ?, product = ?, modules = ?, languages = ?, expires = ?, maintenance = ?, updated = ? WHERE license_key = ?",
-		k.Licensee, string(k.Type), k.Product, string(modules), string(languages),
+		k.Licensee, string(k.Type), k.Product, modules, languages,
 		formatDate(k.Expires), formatDate(k.Maintenance), now, k.Key)
 	if err != nil {
 		return false, true, fmt.Errorf("ledger: updating key: %w", err)
 	}
 	k.Created, k.Updated = old.Created, tx.now
 	return true, true, tx.audit(ActionKeyUpdate, k.Key, map[string]any{"changed": old.changedFields(k)}, ref)
+}
+
+// encodeSale returns the JSON texts of k's modules and languages, as
+// stored.
+func encodeSale(k *SoldKey) (modules, languages string, err error) {
+	m, err := json.Marshal(nonNilModules(k.Modules))
+	if err != nil {
+		return "", "", fmt.Errorf("ledger: encoding modules: %w", err)
+	}
+	langs := k.Languages
+	if langs == nil {
+		langs = []string{}
+	}
+	l, err := json.Marshal(langs)
+	if err != nil {
+		return "", "", fmt.Errorf("ledger: encoding languages: %w", err)
+	}
+	return string(m), string(l), nil
+}
+
+// insertKey inserts a new sold key, without auditing (the caller does),
+// and sets k.Created and k.Updated.
+func (tx *Tx) insertKey(k *SoldKey) error {
+	modules, languages, err := encodeSale(k)
+	if err != nil {
+		return err
+	}
+	now := formatTime(tx.now)
+	_, err = tx.exec("INSERT INTO sold_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		k.Key, k.Licensee, string(k.Type), k.Product, modules, languages,
+		formatDate(k.Expires), formatDate(k.Maintenance), now, now)
+	if err != nil {
+		return fmt.Errorf("ledger: recording key: %w", err)
+	}
+	k.Created, k.Updated = tx.now, tx.now
+	return nil
 }
 
 func nonNilModules(m map[string]Quota) map[string]Quota {

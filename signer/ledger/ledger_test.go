@@ -30,13 +30,13 @@ func onEngines(t *testing.T, test func(t *testing.T)) {
 // openTest opens a new, empty ledger: in a temporary file, or, within
 // the postgres subtest of onEngines, in a new database of the package's
 // PostgreSQL cluster. It returns the ledger and its location.
-func openTest(t testing.TB) (*Ledger, string) {
+func openTest(t testing.TB, opts ...Option) (*Ledger, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	if name := strings.Split(t.Name(), "/"); len(name) > 1 && name[1] == "postgres" {
 		path = pgtest.NewDatabase(t)
 	}
-	l, err := Open(path)
+	l, err := Open(path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,8 @@ const (
 	// maxTextLen bounds free text: revocation and transfer reasons, import
 	// source labels.
 	maxTextLen = 1024
+	// maxPoolNameLen bounds a pool's name.
+	maxPoolNameLen = 64
 	// maxFingerprintBytes bounds the JSON of a machine's raw factors.
 	maxFingerprintBytes = 256 << 10
 	// maxLicenseFileBytes bounds a stored license.olr.

@@ -131,6 +131,43 @@ CREATE TABLE accounts (
 CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts
 BEGIN SELECT RAISE(ABORT, 'olr ledger: accounts are disabled, never deleted'); END;
 `,
+	// 3: license pools.
+	`
+-- A pool holds the CALs of keys of one licensee and one product, set by
+-- the first key added.
+CREATE TABLE pools (
+	name     TEXT PRIMARY KEY NOT NULL,
+	licensee TEXT,
+	product  TEXT,
+	created  TEXT NOT NULL
+) STRICT;
+
+-- The keys of a pool: its sources (keys sold, converted into the pool's
+-- CALs) and the keys issued from it. A key belongs to one pool, for good.
+CREATE TABLE pool_keys (
+	license_key TEXT PRIMARY KEY NOT NULL REFERENCES sold_keys (license_key),
+	pool        TEXT NOT NULL REFERENCES pools (name),
+	role        TEXT NOT NULL CHECK (role IN ('source', 'issued')),
+	added       TEXT NOT NULL,
+	released    TEXT,  -- when an issued key gave its CALs back; NULL while it holds them
+	CHECK (released IS NULL OR role = 'issued')
+) STRICT;
+CREATE INDEX pool_keys_by_pool ON pool_keys (pool);
+
+CREATE TRIGGER pools_no_delete BEFORE DELETE ON pools
+BEGIN SELECT RAISE(ABORT, 'olr ledger: pools are never deleted'); END;
+CREATE TRIGGER pools_fixed BEFORE UPDATE ON pools
+WHEN NEW.name IS NOT OLD.name OR NEW.created IS NOT OLD.created
+	OR (OLD.licensee IS NOT NULL AND NEW.licensee IS NOT OLD.licensee)
+	OR (OLD.product IS NOT NULL AND NEW.product IS NOT OLD.product)
+BEGIN SELECT RAISE(ABORT, 'olr ledger: a pool keeps its licensee and product'); END;
+CREATE TRIGGER pool_keys_no_delete BEFORE DELETE ON pool_keys
+BEGIN SELECT RAISE(ABORT, 'olr ledger: a pooled key stays pooled'); END;
+CREATE TRIGGER pool_keys_fixed BEFORE UPDATE OF license_key, pool, role, added ON pool_keys
+BEGIN SELECT RAISE(ABORT, 'olr ledger: a pooled key stays pooled'); END;
+CREATE TRIGGER pool_keys_released_final BEFORE UPDATE OF released ON pool_keys WHEN OLD.released IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'olr ledger: a released key stays released'); END;
+`,
 }
 
 // guardTriggers are the triggers Verify expects to find.
@@ -139,6 +176,8 @@ var guardTriggers = []string{
 	"revocations_no_update", "revocations_no_delete", "crl_counter_grows",
 	"issued_licenses_immutable", "issued_licenses_revoked_final",
 	"issued_licenses_no_delete", "accounts_no_delete",
+	"pools_no_delete", "pools_fixed", "pool_keys_no_delete", "pool_keys_fixed",
+	"pool_keys_released_final",
 }
 
 // SchemaVersion is the schema version this code writes.

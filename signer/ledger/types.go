@@ -240,6 +240,12 @@ const (
 	// support desk's accounts.
 	ActionAccountCreate = "account.create"
 	ActionAccountUpdate = "account.update"
+	// Pool actions: a pool made, a sold key converted into a pool's CALs,
+	// a key issued from a pool, a pooled key's CALs given back.
+	ActionPoolCreate  = "pool.create"
+	ActionPoolAdd     = "pool.add"
+	ActionPoolIssue   = "pool.issue"
+	ActionPoolRelease = "pool.release"
 )
 
 // builtinActions are the actions the ledger writes itself; Tx.Log may not
@@ -248,4 +254,5 @@ var builtinActions = []string{
 	ActionKeyCreate, ActionKeyUpdate, ActionKeyImport, ActionActivate,
 	ActionSupersede, ActionTransfer, ActionRevoke, ActionCRLNumber,
 	ActionAccountCreate, ActionAccountUpdate,
+	ActionPoolCreate, ActionPoolAdd, ActionPoolIssue, ActionPoolRelease,
 }

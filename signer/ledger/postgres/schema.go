@@ -167,6 +167,43 @@ CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts
 CREATE TRIGGER accounts_no_truncate BEFORE TRUNCATE ON accounts
 	FOR EACH STATEMENT EXECUTE FUNCTION refuse('olr ledger: accounts are disabled, never deleted');
 `,
+	// 3: license pools.
+	`
+CREATE TABLE pools (
+	name     text COLLATE "C" PRIMARY KEY,
+	licensee text COLLATE "C",
+	product  text COLLATE "C",
+	created  text COLLATE "C" NOT NULL
+);
+
+CREATE TABLE pool_keys (
+	license_key text COLLATE "C" PRIMARY KEY REFERENCES sold_keys (license_key),
+	pool        text COLLATE "C" NOT NULL REFERENCES pools (name),
+	role        text COLLATE "C" NOT NULL CHECK (role IN ('source', 'issued')),
+	added       text COLLATE "C" NOT NULL,
+	released    text COLLATE "C",  -- when an issued key gave its CALs back; NULL while it holds them
+	CHECK (released IS NULL OR role = 'issued')
+);
+CREATE INDEX pool_keys_by_pool ON pool_keys (pool);
+
+CREATE TRIGGER pools_no_delete BEFORE DELETE ON pools
+	FOR EACH ROW EXECUTE FUNCTION refuse('olr ledger: pools are never deleted');
+CREATE TRIGGER pools_no_truncate BEFORE TRUNCATE ON pools
+	FOR EACH STATEMENT EXECUTE FUNCTION refuse('olr ledger: pools are never deleted');
+CREATE TRIGGER pools_fixed BEFORE UPDATE ON pools
+	FOR EACH ROW WHEN (NEW.name IS DISTINCT FROM OLD.name OR NEW.created IS DISTINCT FROM OLD.created
+		OR (OLD.licensee IS NOT NULL AND NEW.licensee IS DISTINCT FROM OLD.licensee)
+		OR (OLD.product IS NOT NULL AND NEW.product IS DISTINCT FROM OLD.product))
+	EXECUTE FUNCTION refuse('olr ledger: a pool keeps its licensee and product');
+CREATE TRIGGER pool_keys_no_delete BEFORE DELETE ON pool_keys
+	FOR EACH ROW EXECUTE FUNCTION refuse('olr ledger: a pooled key stays pooled');
+CREATE TRIGGER pool_keys_no_truncate BEFORE TRUNCATE ON pool_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION refuse('olr ledger: a pooled key stays pooled');
+CREATE TRIGGER pool_keys_fixed BEFORE UPDATE OF license_key, pool, role, added ON pool_keys
+	FOR EACH ROW EXECUTE FUNCTION refuse('olr ledger: a pooled key stays pooled');
+CREATE TRIGGER pool_keys_released_final BEFORE UPDATE OF released ON pool_keys
+	FOR EACH ROW WHEN (OLD.released IS NOT NULL) EXECUTE FUNCTION refuse('olr ledger: a released key stays released');
+`,
 }
 
 // Guard names a trigger Verify expects to find, enabled, on Table.
@@ -184,4 +221,7 @@ var Guards = []Guard{
 	{"issued_licenses_immutable", "issued_licenses"}, {"issued_licenses_revoked_final", "issued_licenses"},
 	{"issued_licenses_no_delete", "issued_licenses"}, {"issued_licenses_no_truncate", "issued_licenses"},
 	{"accounts_no_delete", "accounts"}, {"accounts_no_truncate", "accounts"},
+	{"pools_no_delete", "pools"}, {"pools_no_truncate", "pools"}, {"pools_fixed", "pools"},
+	{"pool_keys_no_delete", "pool_keys"}, {"pool_keys_no_truncate", "pool_keys"},
+	{"pool_keys_fixed", "pool_keys"}, {"pool_keys_released_final", "pool_keys"},
 }
