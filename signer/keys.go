@@ -1,8 +1,9 @@
 // Package signer is the vendor side of olr: the vendor's keys at rest,
 // what was sold (Entitlement) and the vendor's choices for a license
 // (IssueOptions), the issuing rules (rules.go), the one decision that
-// answers a request through the ledger (Issuer, issuer.go), and batch
-// issuing of a directory of requests. The record of keys sold and
+// answers a request through the ledger (Issuer, issuer.go), batch
+// issuing of a directory of requests, and license pools (Pools,
+// pool.go: what may be pooled, and the keys issued from a pool). The record of keys sold and
 // activations is in signer/ledger; clone detection across requests in
 // signer/clones.
 package signer

@@ -30,9 +30,10 @@
 // The ledger stores; it does not decide. It enforces only what storage
 // must guarantee whatever the caller does: a key sold once, at most one
 // active activation per key, each license and request ID recorded once,
-// and every change audited. Which license a request deserves (OEM keys
-// only, replay, re-issue, transfer) is the issuing rules' business, in
-// package signer. What a sale may hold is checked with olr's rules for a
+// and every change audited; and for license pools, that a pool never
+// lets out more than its sources hold (pools.go). Which license a
+// request deserves (OEM keys only, replay, re-issue, transfer) and what
+// may be pooled are the issuing rules' business, in package signer. What a sale may hold is checked with olr's rules for a
 // license (module names, language tags, quotas, text), so that a key the
 // ledger accepts can be issued.
 //
@@ -72,11 +73,19 @@
 //   - revocations: license_id (primary key), reason, time, operator.
 //   - crl_counter: one row holding the last CRL number handed out; it
 //     only grows.
+//   - pools: name (primary key, case sensitive), licensee and product
+//     (those of every key of the pool, set by its first key; NULL until
+//     then), created.
+//   - pool_keys: license_key (primary key: a key is in one pool, for
+//     good), pool, role (source: a key sold, converted into the pool's
+//     CALs; issued: a key issued from the pool), added, released (when
+//     an issued key gave its CALs back; NULL while it holds them). A
+//     pool's balance is computed from its keys' sales (pools.go).
 //   - audit: the log (below); audit_head: one row holding the seq and
 //     hash of the latest audit record.
 //
-// Triggers refuse updates and deletes of the audit log, of revocations
-// and of issued licenses' content. They prevent accidents only: someone
+// Triggers refuse updates and deletes of the audit log, of revocations,
+// of issued licenses' content, of pools and of pooled keys. They prevent accidents only: someone
 // with the file can drop them. Tampering is detected by Verify.
 //
 // # Audit log
@@ -84,8 +93,10 @@
 // Every change made through a Tx appends, in the same transaction, one
 // record to the table audit: seq (1, 2, 3, ... without gaps), time,
 // operator, action (key.create, key.update, keys.import, activate,
-// supersede, transfer, revoke, crl.number, or a policy event written by
-// Tx.Log), subject (the license key, license ID, import source or "crl"),
+// supersede, transfer, revoke, crl.number, pool.create, pool.add,
+// pool.issue, pool.release, or a policy event written by Tx.Log),
+// subject (the license key, license ID, pool name, import source or
+// "crl"),
 // details (a JSON object), prev_hash and hash (64 lowercase hex digits).
 //
 // A record's hash is SHA-256 over the concatenation of eight fields, each
