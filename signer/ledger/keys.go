@@ -108,7 +108,6 @@ func (tx *Tx) putKey(k *SoldKey) (changed, existed bool, err error) {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, false, err
 	}
-	existed = old != nil
 	if old != nil && old.SameSale(k) {
 		k.Created, k.Updated = old.Created, old.Updated
 		return false, true, nil
