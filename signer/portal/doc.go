@@ -20,6 +20,8 @@
 //   - Keys: search, one key's sale, licenses and history (activations,
 //     licenses, transfers, revocations) in time order; revoke a license;
 //     import the keys sold.
+//   - Pools: license pools (signer.Pools), their CALs, sources and keys
+//     issued; create, add keys sold, issue a key, release one.
 //   - Revocations: publish the signed revocation list (revoked.olr).
 //   - Ledger: verification of the audit chain and the current anchor
 //     (SEQ:HASH) to note elsewhere; the audit log.
@@ -31,8 +33,8 @@
 //
 // Accounts live in the ledger (LedgerAccounts), so every desk sharing a
 // ledger knows them and every change is audited. Support inspects and
-// issues; admin also transfers, revokes, publishes the revocation list
-// and imports keys; an auditor only reads (and may inspect a request,
+// issues; admin also transfers, revokes, publishes the revocation list,
+// imports keys and manages pools; an auditor only reads (and may inspect a request,
 // which records nothing). Every change is recorded in the ledger's audit
 // log under the signed-in account, and so is every sign-in.
 //

@@ -158,6 +158,10 @@ var customerTexts = map[string]string{
 	signer.RuleRequestReused: "This request was answered before with another content. Please generate a new offline license request (req.olr).",
 	signer.RuleWeakFingerprint: "The request does not identify the machine well enough to bind a license to it. " +
 		"Please generate the request on the machine itself (not in a container), with its hardware visible.",
+	signer.RulePooledKey: "This license key was converted into the CALs of a license pool and no longer activates on its own. " +
+		"Please activate a key issued from the pool, and generate a new request with it.",
+	signer.RuleReleasedKey: "This license key was released back to its license pool and no longer activates. " +
+		"Please ask us for a key issued from the pool, and generate a new request with it.",
 	"required-factor-absent": "The request lacks a hardware identity the license must be bound to (such as the TPM). " +
 		"Please make sure it is available to the product, then generate a new request.",
 }

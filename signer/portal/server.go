@@ -160,6 +160,12 @@ func (s *Server) routes() http.Handler {
 	page("GET /ledger", PermRead, 0, s.ledgerPage)
 	page("GET /audit", PermRead, 0, s.auditPage)
 	page("GET /accounts", PermAdmin, 0, s.accountsPage)
+	page("GET /pools", PermRead, 0, s.poolsPage)
+	page("POST /pools", PermAdmin, MaxFormBytes, s.createPool)
+	page("GET /pools/{name}", PermRead, 0, s.poolPage)
+	page("POST /pools/{name}/add", PermAdmin, MaxFormBytes, s.addToPool)
+	page("POST /pools/{name}/issue-key", PermAdmin, MaxFormBytes, s.issuePoolKey)
+	page("POST /pools/{name}/release", PermAdmin, MaxFormBytes, s.releasePoolKey)
 
 	var h http.Handler = mux
 	h = http.NewCrossOriginProtection().Handler(h)

@@ -240,7 +240,7 @@ var pageTitles = map[string]string{
 	"login": "Sign in", "inbox": "Inbox", "inspect": "Requests", "issued": "License issued",
 	"keys": "Keys", "key": "Key", "license": "License", "crl": "Revocation list", "ledger": "Ledger",
 	"audit": "Audit log", "accounts": "Accounts", "error": "Error", "imported": "Keys imported",
-	"revoked": "License revoked",
+	"revoked": "License revoked", "pools": "Pools", "pool": "Pool",
 }
 
 // parsePages parses each page template together with the layout.
