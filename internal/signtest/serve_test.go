@@ -3,13 +3,24 @@ package signtest
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -30,13 +41,14 @@ type desk struct {
 	done   chan error
 }
 
-var servingLine = regexp.MustCompile(`serving the support desk on (http://127\.0\.0\.1:\d+) `)
+var servingLine = regexp.MustCompile(`serving the support desk on (https?://127\.0\.0\.1:\d+) `)
 
 // serve starts olr-sign serve on a free loopback port against the env's
 // ledger and waits until it listens.
-func (e *env) serve() *desk {
+func (e *env) serve(extra ...string) *desk {
 	e.t.Helper()
-	cmd := e.cmd("serve", "-i", vendorKey, "--ledger", e.ledger, "--listen", "127.0.0.1:0", "--log-format", "text")
+	args := append([]string{"serve", "-i", vendorKey, "--ledger", e.ledger, "--listen", "127.0.0.1:0", "--log-format", "text"}, extra...)
+	cmd := e.cmd(args...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		e.t.Fatal(err)
@@ -220,4 +232,80 @@ func TestTwoDesksOneLedger(t *testing.T) {
 	for _, d := range desks {
 		d.stop(t)
 	}
+}
+
+// TestServeTLS: with --tls-cert and --tls-key the desk serves HTTPS only,
+// with HSTS and a Secure, __Host- session cookie, and logs each request
+// as one line.
+func TestServeTLS(t *testing.T) {
+	e := newEnv(t, []Key{{Key: "OEM-TLS-0001", Licensee: "Acme Ltd", Type: "oem"}})
+	certFile, keyFile, pool := selfSigned(t, e.dir)
+	add := e.cmd("users", "add", "ada", "--role", "admin", "--ledger", e.ledger)
+	add.Env = append(add.Env, "OLR_USER_PASSWORD=a long admin password")
+	if r := runCmd(t, add); r.code != 0 {
+		t.Fatalf("users add: %v", r)
+	}
+	d := e.serve("--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(d.url, "https://") {
+		t.Fatalf("serving on %s", d.url)
+	}
+	c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.PostForm(d.url+"/api/login", url.Values{"name": {"ada"}, "password": {"a long admin password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("sign in over TLS: %s %v", resp.Status, resp.Header)
+	}
+	ck := resp.Cookies()
+	if len(ck) != 1 || ck[0].Name != "__Host-olr_session" || !ck[0].Secure || !ck[0].HttpOnly {
+		t.Fatalf("cookie %+v", ck)
+	}
+	// Plain HTTP on the TLS port gets no page.
+	if resp, err := http.Get("http" + strings.TrimPrefix(d.url, "https") + "/login"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("plain HTTP answered on the TLS port")
+		}
+	}
+	d.stop(t)
+	if !strings.Contains(d.log(), "path=/api/login status=200") || !strings.Contains(d.log(), "account=ada") {
+		t.Fatalf("access log:\n%s", d.log())
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir and
+// returns their paths and a pool trusting it.
+func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "olr desk test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "desk.crt"), filepath.Join(dir, "desk.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, pool
 }
