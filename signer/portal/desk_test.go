@@ -2,6 +2,9 @@ package portal
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/google/go-tpm/tpm2"
 
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/olr"
@@ -307,5 +311,42 @@ func TestInspectMany(t *testing.T) {
 	want := `"first.olr":issued+shared-machine "notes.txt":error "second.olr":issued+shared-machine pasted request 1:refused pasted request 2:issued+shared-key`
 	if strings.Join(got, " ") != want {
 		t.Fatalf("inspections:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
+
+// TestTPMFindings: a request carrying the endorsement key of a software
+// TPM (manufacturer IBM: swtpm) without a certificate is flagged as
+// unattested and as a software TPM.
+func TestTPMFindings(t *testing.T) {
+	e := newEnv(t)
+	c := e.client().login("sam")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := key.PublicKey.Bytes()
+	pub := tpm2.ECCEKTemplate
+	pub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
+		X: tpm2.TPM2BECCParameter{Buffer: p[1:33]}, Y: tpm2.TPM2BECCParameter{Buffer: p[33:]}})
+	req, err := olr.NewRequest(testProduct, testLicensee, oemKey, "host", "test", machine(1), e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := req.AttachTPM(&olr.RequestTPM{Manufacturer: "IBM", EKs: []olr.RequestEK{{Kind: olr.TPMKindECCP256, Public: tpm2.Marshal(pub)}}}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins struct{ Requests []struct{ Findings []Finding } }
+	c.post("/api/inspect", formText(data)).decode(t, http.StatusOK, &ins)
+	var kinds []string
+	for _, f := range ins.Requests[0].Findings {
+		kinds = append(kinds, f.Kind+": "+f.Message)
+	}
+	got := strings.Join(kinds, "\n")
+	if !strings.Contains(got, "unattested-tpm: the ecc-p256 endorsement key is not attested") || !strings.Contains(got, "software-tpm: the TPM looks software or virtual (manufacturer IBM") {
+		t.Fatalf("findings:\n%s", got)
 	}
 }

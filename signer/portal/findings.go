@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer/clones"
 	"github.com/olr-dev/olr/signer/ledger"
+	"github.com/olr-dev/olr/signer/tpmbind"
 )
 
 // Finding is something about a request's machine or key that support
@@ -33,6 +35,9 @@ type Finding struct {
 // records and every request of one submission.
 type machineAudit struct {
 	report *clones.Report
+	// roots attest endorsement keys (the desk's TPM policy); now is when.
+	roots *tpmbind.Roots
+	now   time.Time
 }
 
 // requestSource names a submitted request inside the detector.
@@ -70,7 +75,7 @@ func (s *Server) newMachineAudit(ctx context.Context, ins []*Inspection) (*machi
 			det.Add(requestSource(in.Request), in.Request)
 		}
 	}
-	return &machineAudit{report: det.Report()}, nil
+	return &machineAudit{report: det.Report(), roots: s.cfg.Options.TPM.Roots, now: s.now()}, nil
 }
 
 // findings returns what the audit found about req.
@@ -133,10 +138,48 @@ func (m *machineAudit) findings(req *olr.Request) []Finding {
 		out = append(out, Finding{Kind: "virtual-machine",
 			Message: "made in a virtual machine (" + req.Fingerprint.Machine.Detail + "): its identities are the hypervisor's to copy"})
 	}
+	soft := false
 	for _, f := range req.Fingerprint.Factors {
 		if f.Kind == fingerprint.KindTPMEK && (strings.HasPrefix(f.Source, "tpm:sim") || strings.HasPrefix(f.Source, "tpm:mssim:")) {
+			soft = true
 			out = append(out, Finding{Kind: "software-tpm", Warning: true,
 				Message: "the TPM is a software TPM (" + f.Source + "): its endorsement key proves no hardware, and may be the same on every machine"})
+		}
+	}
+	return append(out, m.tpmFindings(req, soft)...)
+}
+
+// tpmFindings judges the endorsement keys an olr-request/v2 carries:
+// one without a certificate that chains to the vendor's TPM roots is
+// unattested, and a manufacturer or certificate issuer of a software or
+// virtual TPM is named (unless the fingerprint said so already).
+func (m *machineAudit) tpmFindings(req *olr.Request, soft bool) []Finding {
+	var out []Finding
+	if req.TPM == nil {
+		return nil
+	}
+	for _, e := range req.TPM.EKs {
+		ek, err := tpmbind.CheckEK(e.Kind, e.Public, e.Cert, req.TPM.Chain, m.roots, m.now)
+		if err != nil {
+			out = append(out, Finding{Kind: "tpm-ek", Warning: true, Message: "the " + e.Kind + " endorsement key is refused: " + err.Error()})
+			continue
+		}
+		if ek.Attestation != tpmbind.Attested {
+			why := "no certificate"
+			if ek.Problem != nil {
+				why = ek.Problem.Error()
+			}
+			out = append(out, Finding{Kind: "unattested-tpm", Warning: true,
+				Message: "the " + ek.Kind + " endorsement key is not attested by a TPM manufacturer the desk trusts (" + why + "): it may belong to a software TPM"})
+		}
+		issuer := ""
+		if ek.Cert != nil {
+			issuer = ek.Cert.Issuer.String()
+		}
+		if why := tpmbind.SoftwareTPM(req.TPM.Manufacturer, issuer); why != "" && !soft {
+			soft = true
+			out = append(out, Finding{Kind: "software-tpm", Warning: true,
+				Message: "the TPM looks software or virtual (" + why + "): its state can be copied with the machine"})
 		}
 	}
 	return out
