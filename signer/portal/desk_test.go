@@ -308,7 +308,7 @@ func TestInspectMany(t *testing.T) {
 		}
 		got = append(got, s)
 	}
-	want := `"first.olr":issued+shared-machine "notes.txt":error "second.olr":issued+shared-machine pasted request 1:refused pasted request 2:issued+shared-key`
+	want := `"first.olr":issued+shared-machine+shared-key "notes.txt":error "second.olr":issued+shared-machine pasted request 1:refused pasted request 2:issued+shared-key`
 	if strings.Join(got, " ") != want {
 		t.Fatalf("inspections:\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
@@ -339,7 +339,9 @@ func TestTPMFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ins struct{ Requests []struct{ Findings []Finding } }
+	var ins struct {
+		Requests []struct{ Findings []Finding }
+	}
 	c.post("/api/inspect", formText(data)).decode(t, http.StatusOK, &ins)
 	var kinds []string
 	for _, f := range ins.Requests[0].Findings {

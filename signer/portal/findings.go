@@ -113,11 +113,14 @@ func (m *machineAudit) findings(req *olr.Request) []Finding {
 			continue
 		}
 		for i, mach := range km.Machines {
-			if i > 0 && has(mach.Requests) {
-				out = append(out, Finding{Kind: "shared-key", Warning: true,
-					Message: fmt.Sprintf("the key was requested from %d machines that do not match each other: this one matches the first with %d of %d (%d%% needed); a transfer at best, a key shared between sites at worst",
-						len(km.Machines), mach.Score, mach.Total, mach.Threshold)})
+			if !has(mach.Requests) {
+				continue
 			}
+			msg := fmt.Sprintf("the key was requested from %d machines that do not match each other (in the ledger and this submission)", len(km.Machines))
+			if i > 0 {
+				msg += fmt.Sprintf("; this one matches the first with %d of %d (%d%% needed)", mach.Score, mach.Total, mach.Threshold)
+			}
+			out = append(out, Finding{Kind: "shared-key", Warning: true, Message: msg + ": a transfer at best, a key shared between sites at worst"})
 		}
 	}
 	for _, w := range m.report.NoStrongFactor {
