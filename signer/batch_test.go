@@ -75,7 +75,7 @@ func newBatchEnvAt(tb testing.TB, n int, location string) *batchEnv {
 	if location == "" {
 		location = filepath.Join(dir, "ledger.db")
 	}
-	l, err := ledger.Open(location)
+	l, err := ledger.Create(location)
 	if err != nil {
 		tb.Fatal(err)
 	}

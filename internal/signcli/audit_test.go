@@ -176,7 +176,7 @@ func TestAuditCommandBadInput(t *testing.T) {
 		{"no request", []string{"audit", "-i", f.key, empty}, "no request files"},
 		{"no key", []string{"audit", f.dir}, "needs the vendor key"},
 		{"bad key", []string{"audit", "-i", filepath.Join(f.dir, "notes.txt"), f.dir}, "cannot load vendor key"},
-		{"missing ledger", []string{"audit", "--ledger", filepath.Join(empty, "ledger.db")}, "no such ledger file"},
+		{"missing ledger", []string{"audit", "--ledger", filepath.Join(empty, "ledger.db")}, "no ledger at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,7 +197,7 @@ func TestAuditCommandBadInput(t *testing.T) {
 func TestAuditCommandLedger(t *testing.T) {
 	f := newAuditFixture(t)
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	l, err := ledger.Open(path)
+	l, err := ledger.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}

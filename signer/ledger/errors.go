@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -29,7 +30,82 @@ var (
 	// ErrNotLedger is returned by Open for an SQLite database that is not
 	// an olr ledger.
 	ErrNotLedger = errors.New("ledger: not an olr ledger database")
+	// ErrNotInitialised is returned by Open and OpenReadOnly for a file
+	// that holds no ledger: empty, or truncated to nothing. Only Create
+	// makes a ledger.
+	ErrNotInitialised = errors.New("ledger: not an initialised olr ledger")
+	// ErrBusy is wrapped by a *BusyError.
+	ErrBusy = errors.New("ledger: another olr-sign holds the ledger")
+	// ErrDiskFull is wrapped by errors from a write that failed because
+	// the disk holding the ledger is full.
+	ErrDiskFull = errors.New("ledger: the disk holding the ledger is full")
+	// ErrCannotWrite is wrapped by errors from a write to a ledger whose
+	// file or file system is read-only.
+	ErrCannotWrite = errors.New("ledger: the ledger cannot be written (a read-only file, directory or mount)")
 )
+
+// BusyError reports that the ledger's write lock stayed with another
+// process for as long as Update waits.
+type BusyError struct {
+	Waited time.Duration
+	Err    error // the last error from SQLite
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("ledger: another olr-sign holds the ledger; waited %d s", int(e.Waited.Round(time.Second).Seconds()))
+}
+
+func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Err} }
+
+// describe wraps the SQLite errors an operator can act on with a
+// sentinel whose message says what to do about them.
+func describe(err error) error {
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w (%w)", ErrDiskFull, err)
+	case sqlite3.SQLITE_READONLY:
+		return fmt.Errorf("%w (%w)", ErrCannotWrite, err)
+	case sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("%w: the file is not an SQLite database (%w)", ErrNotLedger, err)
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return fmt.Errorf("%w (%w)", ErrBusy, err)
+	}
+	return err
+}
+
+// describeWrite is describe for an error from inside a transaction,
+// which may already carry the sentinel.
+func describeWrite(err error) error {
+	if errors.Is(err, ErrDiskFull) || errors.Is(err, ErrCannotWrite) {
+		return err
+	}
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY:
+		return describe(err)
+	}
+	return err
+}
+
+// describeSchemaErr is describe for the first read of a file.
+func describeSchemaErr(err error) error {
+	if errors.Is(err, ErrNotLedger) || errors.Is(err, ErrBusy) || errors.Is(err, ErrDiskFull) || errors.Is(err, ErrCannotWrite) {
+		return err
+	}
+	if d := describe(err); d != err {
+		return d
+	}
+	return err
+}
+
+// cannotOpenReadOnly reports whether a read-only open failed because
+// SQLite could not create the files it keeps beside a WAL database.
+func cannotOpenReadOnly(err error) bool {
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
+		return true
+	}
+	return false
+}
 
 // ChainError reports a problem found by Verify. Seq names the audit
 // record at fault (0 when the problem is a data row that no audit record

@@ -18,14 +18,14 @@ import (
 // once and no other column is accepted.
 var CSVColumns = []string{"license_key", "licensee", "type", "product", "modules", "languages", "expires", "maintenance"}
 
-// readLimited reads all of r, refusing more than maxImportBytes.
+// readLimited reads all of r, refusing more than MaxImportBytes.
 func readLimited(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(&io.LimitedReader{R: r, N: maxImportBytes + 1})
+	b, err := io.ReadAll(&io.LimitedReader{R: r, N: MaxImportBytes + 1})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: import: %w", err)
 	}
-	if len(b) > maxImportBytes {
-		return nil, fmt.Errorf("ledger: import: file is too long (more than %d bytes)", maxImportBytes)
+	if len(b) > MaxImportBytes {
+		return nil, fmt.Errorf("ledger: import: file is too long (more than %d bytes)", MaxImportBytes)
 	}
 	return b, nil
 }

@@ -1,13 +1,13 @@
 package ledger
 
 import (
-	"github.com/olr-dev/olr/olr"
-
 	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olr-dev/olr/olr"
 )
 
 const csvHeader = "license_key,licensee,type,product,modules,languages,expires,maintenance\n"
@@ -171,7 +171,7 @@ func TestImportJSON(t *testing.T) {
 }
 
 func TestImportTooLong(t *testing.T) {
-	r := strings.NewReader(csvHeader + strings.Repeat(" ", maxImportBytes))
+	r := strings.NewReader(csvHeader + strings.Repeat(" ", MaxImportBytes))
 	if _, err := ImportCSV(r); err == nil || !strings.Contains(err.Error(), "too long") {
 		t.Errorf("ImportCSV: %v", err)
 	}

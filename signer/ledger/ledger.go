@@ -36,6 +36,10 @@ type Ledger struct {
 	// meets, and keeps it there).
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+	// busyTimeout is how long one statement waits for another process's
+	// lock (see WithBusyTimeout).
+	busyTimeout time.Duration
+	readOnly    bool
 }
 
 // Option configures Open.
@@ -45,6 +49,17 @@ type Option func(*Ledger)
 // time.Now; for tests and reproducible vectors.
 func WithClock(now func() time.Time) Option {
 	return func(l *Ledger) { l.now = now }
+}
+
+// WithBusyTimeout sets how long a statement waits for another process's
+// write lock before Update tries again (it tries busyRetries more times,
+// then gives up with a *BusyError). The default is 10 s.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(l *Ledger) {
+		if d > 0 {
+			l.busyTimeout = d
+		}
+	}
 }
 
 // DefaultPath returns where olr-sign keeps its ledger: $OLR_LEDGER if
@@ -65,46 +80,173 @@ func DefaultPath() (string, error) {
 	return filepath.Join(home, ".local", "share", "olr", "ledger.db"), nil
 }
 
-// Open opens the ledger at path, creating it (and its parent directory,
-// mode 0700) if needed, and brings its schema up to date. The file is
-// created with mode 0600: it holds customers' raw hardware identifiers.
+// Open opens the existing ledger at path (a file, or a postgres:// URL)
+// for reading and writing, and brings an older schema up to date. It
+// never makes a new ledger: a missing file is an error wrapping
+// fs.ErrNotExist, and a file or database that does not hold an
+// initialised olr ledger (empty, truncated, another database) is refused
+// with ErrNotInitialised or ErrNotLedger, so that a damaged ledger is
+// never silently replaced by an empty one that has forgotten every
+// activation. Create makes a new ledger.
 //
-// The database runs in WAL mode with synchronous=FULL, so a committed
+// An SQLite ledger runs in WAL mode with synchronous=FULL, so a committed
 // activation survives a power cut, and with a busy timeout, so a second
 // olr-sign process waits for the first instead of failing.
 func Open(path string, opts ...Option) (*Ledger, error) {
+	return open(path, modeWrite, opts)
+}
+
+// Create makes a new, empty ledger at path and opens it: a file (and its
+// parent directory, mode 0700), refusing a path that exists, even as an
+// empty file (an error wrapping fs.ErrExist); or the schema in a
+// PostgreSQL database that has none. The file is created with mode 0600:
+// it holds customers' raw hardware identifiers.
+func Create(path string, opts ...Option) (*Ledger, error) {
+	return open(path, modeCreate, opts)
+}
+
+// OpenReadOnly opens the existing ledger at path for reading only: it
+// takes no write lock, so it works while another olr-sign writes, and on
+// a copy that cannot be written (a 0400 file, a read-only mount). Its
+// schema must be this program's; Update returns ErrReadOnly.
+func OpenReadOnly(path string, opts ...Option) (*Ledger, error) {
+	return open(path, modeReadOnly, opts)
+}
+
+type openMode int
+
+const (
+	modeWrite openMode = iota
+	modeCreate
+	modeReadOnly
+)
+
+func open(path string, mode openMode, opts []Option) (*Ledger, error) {
 	if path == "" {
 		return nil, errors.New("ledger: empty path")
 	}
 	if postgres.IsURL(path) {
-		return openPostgres(path, opts)
+		return openPostgres(path, mode, opts)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("ledger: creating directory: %w", err)
+	l := newLedger(nil, nil, abs)
+	l.readOnly = mode == modeReadOnly
+	for _, o := range opts {
+		o(l)
 	}
-	// Create the file ourselves so its mode is 0600 whatever the umask;
-	// SQLite gives the -wal and -shm files the same mode.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+	switch mode {
+	case modeCreate:
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, fmt.Errorf("ledger: creating directory: %w", err)
+		}
+		// Create the file ourselves so its mode is 0600 whatever the
+		// umask (SQLite gives the -wal and -shm files the same mode), and
+		// exclusively, so that an existing file is never taken over.
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		f.Close()
+	default:
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: %s is not a regular file", ErrNotLedger, abs)
+		}
 	}
-	f.Close()
+	if err := l.connect(mode); err != nil {
+		if mode == modeCreate {
+			os.Remove(abs)
+			os.Remove(abs + "-wal")
+			os.Remove(abs + "-shm")
+		}
+		return nil, err
+	}
+	return l, nil
+}
 
+// connect opens the SQLite database and checks (or, for a writer,
+// migrates) its schema.
+func (l *Ledger) connect(mode openMode) error {
+	ctx := context.Background()
+	if mode == modeWrite {
+		// Look before writing anything: setting the journal mode writes
+		// a header into an empty file.
+		if err := l.inspect(ctx); err != nil {
+			return err
+		}
+	}
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(l.busyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	// Every read-write transaction is BEGIN IMMEDIATE: the write lock is
-	// taken up front, so two processes checking "is this key active?"
-	// cannot both see "no" and both activate. Read-only transactions
-	// (View) stay deferred and never block writers under WAL.
-	q.Set("_txlock", "immediate")
-	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
+	if mode == modeReadOnly {
+		// Statements may not write, and no transaction takes the write
+		// lock. The file itself is opened for writing when it can be,
+		// so that the last connection to close removes the WAL files as
+		// a writer's does; else read-only (mode=ro), and as immutable
+		// when not even the WAL's index can be made.
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		// Every read-write transaction is BEGIN IMMEDIATE: the write lock
+		// is taken up front, so two processes checking "is this key
+		// active?" cannot both see "no" and both activate. Read-only
+		// transactions (View) stay deferred and never block writers
+		// under WAL.
+		q.Set("_txlock", "immediate")
+	}
+	db, err := l.openDB(ctx, q)
+	if err != nil && mode == modeReadOnly && cannotOpenReadOnly(err) {
+		q.Set("mode", "ro")
+		if db, err = l.openDB(ctx, q); err != nil && cannotOpenReadOnly(err) {
+			// A WAL database whose -shm file cannot be made (a read-only
+			// directory or mount) opens only as immutable: nobody can be
+			// writing to it there.
+			q.Set("immutable", "1")
+			db, err = l.openDB(ctx, q)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	l.db, l.e = db, sqliteEngine{db: db, path: l.path}
+	if err := l.prepareSchema(ctx, mode); err != nil {
+		db.Close()
+		return err
+	}
+	return nil
+}
+
+// inspect checks, through a read-only connection, that the file holds a
+// ledger this program can open.
+func (l *Ledger) inspect(ctx context.Context) error {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(l.busyTimeout.Milliseconds(), 10)+")")
+	db, err := l.openDB(ctx, q)
+	if err != nil && cannotOpenReadOnly(err) {
+		q.Set("immutable", "1")
+		db, err = l.openDB(ctx, q)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := readSchema(ctx, db)
+	if err != nil {
+		return describeSchemaErr(err)
+	}
+	return st.check()
+}
+
+func (l *Ledger) openDB(ctx context.Context, q url.Values) (*sql.DB, error) {
+	dsn := (&url.URL{Scheme: "file", Path: l.path, RawQuery: q.Encode()}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -113,20 +255,48 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 	// readers working beside the writer, rather than closing all but two
 	// and opening them again.
 	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)+2))
-	l := newLedger(sqliteEngine{db: db, path: abs}, db, abs)
-	for _, o := range opts {
-		o(l)
-	}
-	ctx := context.Background()
-	if err := checkPragmas(ctx, db); err != nil {
+	// Open is lazy: make one connection now, so that a file SQLite
+	// cannot open is reported here.
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("ledger: opening %s: %w", l.path, describe(err))
 	}
-	if err := migrate(ctx, db); err != nil {
+	if _, err := readSchema(ctx, db); err != nil {
 		db.Close()
-		return nil, err
+		return nil, describeSchemaErr(err)
 	}
-	return l, nil
+	return db, nil
+}
+
+// prepareSchema checks the schema; a writer migrates an older one, and
+// Create makes it.
+func (l *Ledger) prepareSchema(ctx context.Context, mode openMode) error {
+	if mode == modeCreate {
+		if err := migrate(ctx, l.db, true); err != nil {
+			return err
+		}
+		return checkPragmas(ctx, l.db)
+	}
+	st, err := readSchema(ctx, l.db)
+	if err != nil {
+		return describeSchemaErr(err)
+	}
+	if err := st.check(); err != nil {
+		return err
+	}
+	if mode == modeReadOnly {
+		if st.version < len(migrations) {
+			return fmt.Errorf("ledger: schema version %d is older than this program's %d: open the ledger once with a command that writes to it, to migrate it", st.version, len(migrations))
+		}
+		return nil
+	}
+	if err := checkPragmas(ctx, l.db); err != nil {
+		return err
+	}
+	if st.version < len(migrations) {
+		return migrate(ctx, l.db, false)
+	}
+	return nil
 }
 
 // checkPragmas makes sure the durability settings took effect: a DSN
@@ -134,19 +304,19 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 func checkPragmas(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return fmt.Errorf("ledger: %w", describe(err))
 	}
 	defer conn.Close()
 	var mode string
 	var sync, fk int
 	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return fmt.Errorf("ledger: %w", describe(err))
 	}
 	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return fmt.Errorf("ledger: %w", describe(err))
 	}
 	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return fmt.Errorf("ledger: %w", describe(err))
 	}
 	if mode != "wal" || sync != 2 || fk != 1 {
 		return fmt.Errorf("ledger: database settings not applied (journal_mode=%s synchronous=%d foreign_keys=%d)", mode, sync, fk)
@@ -156,7 +326,8 @@ func checkPragmas(ctx context.Context, db *sql.DB) error {
 
 // newLedger returns a Ledger on engine e, whose pool is db.
 func newLedger(e Engine, db *sql.DB, location string) *Ledger {
-	return &Ledger{e: e, db: db, path: location, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
+	return &Ledger{e: e, db: db, path: location, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{},
+		busyTimeout: busyTimeout}
 }
 
 // Path returns the absolute path of the ledger file, or the URL of a
@@ -208,6 +379,10 @@ func (l *Ledger) Update(ctx context.Context, operator string, fn func(*Tx) error
 	if err := checkText("operator", operator, maxOperatorLen, false); err != nil {
 		return err
 	}
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	start := time.Now()
 	select {
 	case l.writer <- struct{}{}:
 	case <-ctx.Done():
@@ -218,8 +393,11 @@ func (l *Ledger) Update(ctx context.Context, operator string, fn func(*Tx) error
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = l.run(ctx, operator, true, fn)
-		if err == nil || !l.e.Retryable(err) || attempt == busyRetries {
+		if err == nil || !l.e.Retryable(err) {
 			return err
+		}
+		if attempt == busyRetries {
+			return &BusyError{Waited: time.Since(start), Err: err}
 		}
 		// Back off a little so the other writer can finish its commit.
 		select {
@@ -250,7 +428,7 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	}
 	stx, err := begin(qctx)
 	if err != nil {
-		return fmt.Errorf("ledger: begin: %w", err)
+		return fmt.Errorf("ledger: begin: %w", describe(err))
 	}
 	tx := &Tx{ctx: ctx, qctx: qctx, l: l, tx: stx, operator: operator, write: write, now: l.now().UTC()}
 	done := false
@@ -262,7 +440,7 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 		}
 	}()
 	if err := fn(tx); err != nil {
-		return err
+		return describeWrite(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err // rolled back by the deferred function
@@ -272,7 +450,7 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 		return stx.Rollback()
 	}
 	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("ledger: commit: %w", err)
+		return fmt.Errorf("ledger: commit: %w", describe(err))
 	}
 	return nil
 }

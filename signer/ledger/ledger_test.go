@@ -1,12 +1,11 @@
 package ledger
 
 import (
-	"github.com/olr-dev/olr/olr"
-
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/olr-dev/olr/internal/pgtest"
+	"github.com/olr-dev/olr/olr"
 )
 
 const testOperator = "alice@vendor.example"
@@ -36,7 +36,7 @@ func openTest(t testing.TB, opts ...Option) (*Ledger, string) {
 	if name := strings.Split(t.Name(), "/"); len(name) > 1 && name[1] == "postgres" {
 		path = pgtest.NewDatabase(t)
 	}
-	l, err := Open(path, opts...)
+	l, err := Create(path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func rawDB(t testing.TB, path string) *sql.DB {
 func TestOpenMigratesAndReopens(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
 	path := filepath.Join(dir, "ledger.db")
-	l, err := Open(path)
+	l, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +174,103 @@ func TestOpenRefusesOtherDatabase(t *testing.T) {
 	db.Close()
 	if _, err := Open(path); !errors.Is(err, ErrNotLedger) {
 		t.Fatalf("Open = %v, want ErrNotLedger", err)
+	}
+}
+
+// TestOpenNeverCreates: only Create makes a ledger. A missing, empty or
+// truncated file is refused by Open and OpenReadOnly and left as it was,
+// so that a damaged ledger is never silently replaced by an empty one.
+func TestOpenNeverCreates(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, []byte("not a database, but text that is long enough to have a header\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, open := range []struct {
+		name string
+		fn   func(string, ...Option) (*Ledger, error)
+	}{{"Open", Open}, {"OpenReadOnly", OpenReadOnly}} {
+		t.Run(open.name, func(t *testing.T) {
+			if _, err := open.fn(missing); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+			}
+			if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("a missing ledger was created")
+			}
+			if _, err := open.fn(empty); !errors.Is(err, ErrNotInitialised) {
+				t.Errorf("empty file: %v, want ErrNotInitialised", err)
+			}
+			if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
+				t.Errorf("the empty file was written to: %v %v", fi, err)
+			}
+			if _, err := open.fn(garbage); !errors.Is(err, ErrNotLedger) {
+				t.Errorf("garbage file: %v, want ErrNotLedger", err)
+			}
+			if _, err := open.fn(dir); err == nil {
+				t.Errorf("a directory opened as a ledger")
+			}
+		})
+	}
+	if _, err := Create(empty); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create over an empty file: %v, want fs.ErrExist", err)
+	}
+	l, err := Create(missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := Create(missing); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create over a ledger: %v, want fs.ErrExist", err)
+	}
+}
+
+// TestOpenReadOnly: a read-only ledger reads while another connection
+// holds the write lock, and refuses to write.
+func TestOpenReadOnly(t *testing.T) {
+	l, path := openTest(t)
+	putKeys(t, l, testKey("K-1"))
+	writer := rawDB(t, path)
+	conn, err := writer.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+
+	ro, err := OpenReadOnly(path, WithBusyTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("OpenReadOnly while a writer holds the lock: %v", err)
+	}
+	defer ro.Close()
+	if _, err := ro.Key(context.Background(), "K-1"); err != nil {
+		t.Errorf("Key: %v", err)
+	}
+	if err := ro.Verify(context.Background()); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	err = ro.Update(context.Background(), testOperator, func(tx *Tx) error { return nil })
+	if !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Update on a read-only ledger: %v", err)
+	}
+
+	// A writer waits, then says who holds the ledger.
+	w, err := Open(path, WithBusyTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	err = w.Update(context.Background(), testOperator, func(tx *Tx) error { return nil })
+	var busy *BusyError
+	if !errors.As(err, &busy) || !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "another olr-sign holds the ledger; waited") {
+		t.Errorf("Update while another holds the lock: %v", err)
 	}
 }
 
@@ -507,7 +604,7 @@ func testLog(t *testing.T) {
 func ExampleLedger_Update() {
 	dir, _ := os.MkdirTemp("", "ledger")
 	defer os.RemoveAll(dir)
-	l, err := Open(filepath.Join(dir, "ledger.db"))
+	l, err := Create(filepath.Join(dir, "ledger.db"))
 	if err != nil {
 		fmt.Println(err)
 		return

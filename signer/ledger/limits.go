@@ -8,9 +8,9 @@ import "time"
 // is bounded by olr's rules for a license instead, so that whatever the
 // ledger accepts can be issued.
 const (
-	// maxImportBytes bounds a sales export read by ImportCSV/ImportJSON;
+	// MaxImportBytes bounds a sales export read by ImportCSV/ImportJSON;
 	// a million keys fit comfortably.
-	maxImportBytes = 64 << 20
+	MaxImportBytes = 64 << 20
 	// maxImportKeys bounds the number of keys in one import, so one
 	// transaction stays reasonable.
 	maxImportKeys = 200_000

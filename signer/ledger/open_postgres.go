@@ -3,24 +3,28 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"io/fs"
 
 	"github.com/olr-dev/olr/signer/ledger/postgres"
 )
 
 // openPostgres opens the ledger in the PostgreSQL database at the
-// postgres:// URL location, creating its schema in a database that has
-// none, and migrating an older one (see package postgres).
-func openPostgres(location string, opts []Option) (*Ledger, error) {
+// postgres:// URL location: with Create, making its schema in a database
+// that has none; otherwise refusing a database without one, as Open
+// refuses an empty file, and migrating an older one (see package
+// postgres), except read-only.
+func openPostgres(location string, mode openMode, opts []Option) (*Ledger, error) {
 	ctx := context.Background()
 	e, err := postgres.Open(ctx, location, postgres.Options{ApplicationName: "olr-sign"})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	l := newLedger(e, e.DB(), e.Location())
+	l.readOnly = mode == modeReadOnly
 	for _, o := range opts {
 		o(l)
 	}
-	if err := migratePostgres(ctx, e); err != nil {
+	if err := migratePostgres(ctx, e, mode); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -30,7 +34,7 @@ func openPostgres(location string, opts []Option) (*Ledger, error) {
 // migratePostgres brings the schema up to date in one transaction, under
 // the schema lock, so that two processes opening a new database at once
 // do not both make it.
-func migratePostgres(ctx context.Context, e *postgres.Engine) error {
+func migratePostgres(ctx context.Context, e *postgres.Engine, mode openMode) error {
 	tx, err := e.BeginSchema(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: %s: starting migration: %w", e.Location(), err)
@@ -43,6 +47,12 @@ func migratePostgres(ctx context.Context, e *postgres.Engine) error {
 	switch {
 	case foreign != "":
 		return fmt.Errorf("%w (%s: %s)", ErrNotLedger, e.Location(), foreign)
+	case mode == modeCreate && version != 0:
+		return fmt.Errorf("ledger: %s: %w: the database already holds a ledger", e.Location(), fs.ErrExist)
+	case mode != modeCreate && version == 0:
+		return fmt.Errorf("%w: %s holds no ledger (make one with Create)", ErrNotInitialised, e.Location())
+	case mode == modeReadOnly && version < e.Steps():
+		return fmt.Errorf("ledger: %s: schema version %d is older than this program's %d: open the ledger once with a command that writes to it, to migrate it", e.Location(), version, e.Steps())
 	case version > e.Steps():
 		return fmt.Errorf("%w: schema version %d, this program knows up to %d; use a newer olr-sign",
 			ErrSchemaTooNew, version, e.Steps())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 )
 
 // applicationID marks the file as an olr ledger ("olrL"), so Open refuses
@@ -183,54 +184,90 @@ var guardTriggers = []string{
 // SchemaVersion is the schema version this code writes.
 func SchemaVersion() int { return len(migrations) }
 
-// migrate brings the schema up to date in one write transaction, so a
-// crash or a second process never sees half a migration.
-func migrate(ctx context.Context, db *sql.DB) error {
+// schemaState is what a database file says about itself.
+type schemaState struct {
+	version, appID int
+	objects        int // tables, indexes and triggers
+}
+
+// readSchema reads the schema version and application ID without taking
+// any lock: a plain read, which a writer in WAL mode does not block.
+func readSchema(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (schemaState, error) {
+	var st schemaState
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&st.version); err != nil {
+		return st, fmt.Errorf("ledger: reading schema version: %w", err)
+	}
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&st.appID); err != nil {
+		return st, fmt.Errorf("ledger: reading application id: %w", err)
+	}
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&st.objects); err != nil {
+		return st, fmt.Errorf("ledger: reading schema: %w", err)
+	}
+	return st, nil
+}
+
+// check says whether the file is an olr ledger this program can use: an
+// initialised ledger of this schema version or an older one. An empty
+// database (a 0-byte file, one truncated to its header) is not a new
+// ledger: only Create makes one.
+func (st schemaState) check() error {
+	switch {
+	case st.appID == 0 && st.version == 0 && st.objects == 0:
+		return fmt.Errorf("%w: the file holds no ledger (empty or truncated)", ErrNotInitialised)
+	case st.appID == 0 && st.version == 0:
+		return fmt.Errorf("%w (it has tables but no olr application id)", ErrNotLedger)
+	case st.appID != applicationID:
+		return fmt.Errorf("%w (application id %#x)", ErrNotLedger, st.appID)
+	case st.version == 0:
+		return fmt.Errorf("%w: the olr ledger was never given a schema (version 0)", ErrNotInitialised)
+	case st.version > len(migrations):
+		return fmt.Errorf("%w: schema version %d, this program knows up to %d; use a newer olr-sign",
+			ErrSchemaTooNew, st.version, len(migrations))
+	}
+	return nil
+}
+
+// migrate brings the schema of an existing ledger up to date in one
+// write transaction, so a crash or a second process never sees half a
+// migration; with create, it first gives an empty database the whole
+// schema. The version is read again under the write lock, since another
+// process may have migrated meanwhile.
+func migrate(ctx context.Context, db *sql.DB, create bool) error {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see Open)
 	if err != nil {
-		return fmt.Errorf("ledger: starting migration: %w", err)
+		return fmt.Errorf("ledger: starting migration: %w", describe(err))
 	}
 	defer tx.Rollback()
-
-	var version, appID int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("ledger: reading schema version: %w", err)
+	st, err := readSchema(ctx, tx)
+	if err != nil {
+		return err
 	}
-	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return fmt.Errorf("ledger: reading application id: %w", err)
-	}
-	if version == 0 && appID == 0 {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-			return fmt.Errorf("ledger: reading schema: %w", err)
+	if create {
+		if st.appID != 0 || st.version != 0 || st.objects != 0 {
+			return fmt.Errorf("%w: the file is not empty", fs.ErrExist)
 		}
-		if n != 0 {
-			return fmt.Errorf("%w (it has tables but no olr application id)", ErrNotLedger)
-		}
-	} else if appID != applicationID {
-		return fmt.Errorf("%w (application id %#x)", ErrNotLedger, appID)
+	} else if err := st.check(); err != nil {
+		return err
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("%w: schema version %d, this program knows up to %d; use a newer olr-sign",
-			ErrSchemaTooNew, version, len(migrations))
-	}
-	if version == len(migrations) {
+	if st.version == len(migrations) {
 		return nil
 	}
-	for i := version; i < len(migrations); i++ {
+	for i := st.version; i < len(migrations); i++ {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("ledger: migrating schema to version %d: %w", i+1, err)
+			return fmt.Errorf("ledger: migrating schema to version %d: %w", i+1, describe(err))
 		}
 	}
 	// PRAGMA arguments cannot be bound parameters; both are integers.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
-		return fmt.Errorf("ledger: setting application id: %w", err)
+		return fmt.Errorf("ledger: setting application id: %w", describe(err))
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
-		return fmt.Errorf("ledger: setting schema version: %w", err)
+		return fmt.Errorf("ledger: setting schema version: %w", describe(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ledger: committing migration: %w", err)
+		return fmt.Errorf("ledger: committing migration: %w", describe(err))
 	}
 	return nil
 }

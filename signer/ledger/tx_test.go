@@ -60,7 +60,7 @@ func testActivateRefusesBadInput(t *testing.T) {
 func TestClockAndReads(t *testing.T) {
 	at := time.Date(2026, 11, 27, 17, 0, 0, 123456789, time.FixedZone("CET", 3600))
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	l, err := Open(path, WithClock(func() time.Time { return at }))
+	l, err := Create(path, WithClock(func() time.Time { return at }))
 	if err != nil {
 		t.Fatal(err)
 	}
