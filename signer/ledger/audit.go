@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -338,32 +339,46 @@ func scanAudit(rows *sql.Rows) (*AuditRecord, string, error) {
 // the first problem found, or nil.
 //
 // The chain carries no secret, so someone able to write the file could
-// rewrite it entirely and recompute every hash. Heads noted earlier
-// outside the ledger (Ledger.Head) and passed as anchors rule that out:
-// each anchor's record must still be in the chain with the same hash.
-func (l *Ledger) Verify(ctx context.Context, anchors ...AuditHead) error {
+// cut records off the end and move the head back, restore an older copy,
+// or rewrite the chain entirely and recompute every hash. Anchors noted
+// earlier outside the ledger (Ledger.Head, AuditHead.String) rule that
+// out up to the moment they were noted: each anchor's record must still
+// be in the chain with the same hash.
+func (l *Ledger) Verify(ctx context.Context, anchors ...Anchor) error {
 	return l.View(ctx, func(tx *Tx) error {
 		if err := tx.verify(); err != nil {
 			return err
 		}
+		head, err := tx.Head()
+		if err != nil {
+			return err
+		}
 		for _, a := range anchors {
-			if a.Seq == 0 {
-				continue
-			}
-			var hs string
-			err := tx.queryRow("SELECT hash FROM audit WHERE seq = ?", a.Seq).Scan(&hs)
-			if errors.Is(err, sql.ErrNoRows) {
-				return &ChainError{Seq: a.Seq, Problem: "named by an anchor, is missing (log rewritten?)"}
-			}
-			if err != nil {
-				return fmt.Errorf("ledger: reading the audit log: %w", err)
-			}
-			if h, _ := decodeHash(hs); h != a.Hash {
-				return &ChainError{Seq: a.Seq, Problem: "hash differs from the anchor noted earlier (log rewritten?)"}
+			if err := tx.checkAnchor(a, head); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// checkAnchor checks that the verified chain, whose head is head, holds
+// the record a names with a hash that a's hash begins.
+func (tx *Tx) checkAnchor(a Anchor, head AuditHead) error {
+	if a.Seq < 1 || len(a.Hash) == 0 || len(a.Hash) > 32 {
+		return fmt.Errorf("ledger: anchor %s is malformed", a)
+	}
+	if a.Seq > head.Seq {
+		return &ChainError{Seq: a.Seq, Problem: fmt.Sprintf("named by anchor %s, is missing: the log ends at record %d (records deleted from the end, or an older copy of the ledger restored)", a, head.Seq)}
+	}
+	var hs string
+	if err := tx.queryRow("SELECT hash FROM audit WHERE seq = ?", a.Seq).Scan(&hs); err != nil {
+		return fmt.Errorf("ledger: reading the audit log: %w", err)
+	}
+	if h, _ := decodeHash(hs); !bytes.HasPrefix(h[:], a.Hash) {
+		return &ChainError{Seq: a.Seq, Problem: fmt.Sprintf("hash differs from anchor %s noted earlier (the log was rewritten, or this is another ledger)", a)}
+	}
+	return nil
 }
 
 type rowSeen struct {

@@ -317,7 +317,11 @@ func TestVerifyAnchor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Verify(ctx, anchor); err != nil {
+	short, err := ParseAnchor(anchor.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Verify(ctx, anchor.Anchor(), short); err != nil {
 		t.Fatalf("Verify with a good anchor: %v", err)
 	}
 	l.Close()
@@ -356,8 +360,66 @@ func TestVerifyAnchor(t *testing.T) {
 		t.Fatalf("a consistent rewrite is not detected without an anchor, but Verify says %v", err)
 	}
 	var ce *ChainError
-	if err := l.Verify(ctx, anchor); !errors.As(err, &ce) || ce.Seq != anchor.Seq {
+	if err := l.Verify(ctx, anchor.Anchor()); !errors.As(err, &ce) || ce.Seq != anchor.Seq {
 		t.Fatalf("Verify with anchor = %v", err)
+	}
+	if err := l.Verify(ctx, short); !errors.As(err, &ce) || ce.Seq != anchor.Seq {
+		t.Fatalf("Verify with the short anchor = %v", err)
+	}
+}
+
+// TestVerifyAnchorAfterTail: an anchor past the end of the chain (a tail
+// cut off with the head moved back, or an older copy restored) fails.
+func TestVerifyAnchorAfterTail(t *testing.T) {
+	l, _ := openTest(t)
+	putKeys(t, l, testKey("K-1"))
+	old, err := l.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	putKeys(t, l, testKey("K-2"))
+	later, err := l.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Verify(context.Background(), old.Anchor(), later.Anchor()); err != nil {
+		t.Fatalf("both anchors are in the chain: %v", err)
+	}
+	future := AuditHead{Seq: later.Seq + 5, Hash: later.Hash}
+	var ce *ChainError
+	if err := l.Verify(context.Background(), future.Anchor()); !errors.As(err, &ce) || !strings.Contains(err.Error(), "the log ends at record") {
+		t.Errorf("an anchor past the end: %v", err)
+	}
+}
+
+func TestParseAnchor(t *testing.T) {
+	full := strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		in   string
+		ok   bool
+		seq  int64
+		size int
+	}{
+		{in: "42:" + full, ok: true, seq: 42, size: 32},
+		{in: "1:" + full[:32], ok: true, seq: 1, size: 16},
+		{in: "1:" + full[:30]},             // too short to trust
+		{in: "1:" + strings.ToUpper(full)}, // one spelling
+		{in: "0:" + full},
+		{in: "01:" + full},
+		{in: "-1:" + full},
+		{in: full},
+		{in: "1:" + full + "ab"},
+		{in: "1:" + full[:33]},
+		{in: "x:" + full},
+	} {
+		a, err := ParseAnchor(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ParseAnchor(%q) = %v, want ok %v", tt.in, err, tt.ok)
+			continue
+		}
+		if tt.ok && (a.Seq != tt.seq || len(a.Hash) != tt.size) {
+			t.Errorf("ParseAnchor(%q) = %+v", tt.in, a)
+		}
 	}
 }
 
