@@ -19,6 +19,7 @@ import (
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer"
 	"github.com/olr-dev/olr/signer/clones"
 	"github.com/olr-dev/olr/signer/ledger"
 )
@@ -134,9 +135,9 @@ func auditDir(a *clones.Detector, ta *tpmAudit, dir string, ids []age.Identity) 
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		data, err := readRequestFile(path)
+		data, err := signer.ReadRequestFile(dir, e.Name())
 		if err != nil {
-			a.Failed(path, err)
+			a.Failed(path, unwrapPath(err))
 			n++
 			continue
 		}
@@ -158,44 +159,13 @@ func auditDir(a *clones.Detector, ta *tpmAudit, dir string, ids []age.Identity) 
 	return n, nil
 }
 
-// readRequestFile reads a regular file of at most olr.MaxRequestSize
-// bytes.
-func readRequestFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	data, err := io.ReadAll(io.LimitReader(f, olr.MaxRequestSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > olr.MaxRequestSize {
-		return nil, fmt.Errorf("larger than %d bytes: not a request", olr.MaxRequestSize)
-	}
-	return data, nil
-}
-
 // auditLedger adds every activation the ledger recorded, active or not,
 // to a, and returns how many it read. An activation whose fingerprint is
 // not the JSON of a request's fingerprint is added as a failure.
 func auditLedger(ctx context.Context, a *clones.Detector, ta *tpmAudit, path string) (int, error) {
-	// ledger.Open creates a missing file; an audit must not.
-	if fi, err := os.Stat(path); !ledger.IsPostgresURL(path) && (err != nil || !fi.Mode().IsRegular()) {
-		return 0, cliutil.Usagef("--ledger %s: no such ledger file", path)
-	}
-	l, err := ledger.Open(path)
+	l, err := openLedgerPath(path, readLedger)
 	if err != nil {
-		return 0, cliutil.Usagef("--ledger %s: %v", ledger.Redacted(path), err)
+		return 0, err
 	}
 	defer l.Close()
 	n := 0

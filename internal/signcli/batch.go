@@ -57,7 +57,16 @@ func runIssueBatch(c *cli.Context, opts *signer.IssueOptions) error {
 	if res != nil {
 		printBatchSummary(os.Stderr, res, out, time.Since(start))
 	}
+	if res != nil && res.Answered() > 0 {
+		printHead(c, is.Ledger)
+	}
+	if errors.Is(err, signer.ErrOutDirBusy) {
+		return cliutil.WithHint(fmt.Errorf("-o %s: %w", out, err), cliutil.ExitUsage, "wait for it to finish, or write into another directory")
+	}
 	if err != nil {
+		if le := ledgerError(is.Ledger.Path(), err); le != err {
+			return le
+		}
 		return cliutil.Usagef("batch stopped: %v", err)
 	}
 	switch {

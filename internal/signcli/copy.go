@@ -27,24 +27,19 @@ func ledgerCopyCommand() *cli.Command {
 				return cliutil.BadArgs(c, "ledger copy takes two ledgers, FROM and TO")
 			}
 			from, to := c.Args().Get(0), c.Args().Get(1)
-			if !ledger.IsPostgresURL(from) {
-				if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
-					return cliutil.Usagef("no ledger at %s", from)
-				}
-			}
 			newFile := false
 			if !ledger.IsPostgresURL(to) {
 				_, err := os.Stat(to)
 				newFile = errors.Is(err, fs.ErrNotExist)
 			}
-			src, err := ledger.Open(from)
+			src, err := openLedgerPath(from, readLedger)
 			if err != nil {
-				return cliutil.Usagef("%v", err)
+				return err
 			}
 			defer src.Close()
-			dst, err := ledger.Open(to)
+			dst, err := openLedgerPath(to, writeOrCreateLedger)
 			if err != nil {
-				return cliutil.Usagef("%v", err)
+				return err
 			}
 			res, err := ledger.Copy(c.Context, dst, src)
 			dst.Close()

@@ -34,7 +34,7 @@ func issueCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "require", Usage: "factor `KIND` that must match when recorded (e.g. tpm-ek); repeatable"},
 			&cli.IntFlag{Name: "threshold", Value: fingerprint.DefaultPolicy().Threshold, Usage: "`PERCENT` of the recorded weight that must match"},
 			&cli.StringFlag{Name: "product", Usage: "refuse requests for another product than `NAME`"},
-			ledgerFlag, operatorFlag,
+			ledgerFlag, operatorFlag, forceFlag,
 			&cli.BoolFlag{Name: "no-ledger", Usage: "issue from the entitlement flags without a ledger: one key, one machine is NOT enforced"},
 			&cli.StringFlag{Name: "transfer", Usage: "move the key to this new machine, revoking its license on the old one; `REASON` is recorded"},
 			&cli.StringFlag{Name: "batch", Usage: "answer every request (*.olr) in `DIR`, writing the licenses into the -o directory"},
@@ -92,7 +92,7 @@ func runIssue(c *cli.Context) error {
 	if err != nil {
 		return issueError(path, err)
 	}
-	if err := cliutil.WriteOutput(out, data, 0o644); err != nil {
+	if err := writeOutput(c, out, data, licenseOutput); err != nil {
 		return err
 	}
 	if out != "-" {
@@ -114,9 +114,12 @@ func runIssueLedger(c *cli.Context, opts *signer.IssueOptions) error {
 	}
 	res, err := is.Issue(c.Context, req, opts, operator(c))
 	if err != nil {
+		if le := ledgerError(is.Ledger.Path(), err); le != err {
+			return le
+		}
 		return issueError(path, err)
 	}
-	if err := cliutil.WriteOutput(out, res.File, 0o644); err != nil {
+	if err := writeOutput(c, out, res.File, licenseOutput); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("%s license %s for %s", res.Outcome, res.License.ID, safetext.Quote(res.License.Licensee))
@@ -128,6 +131,9 @@ func runIssueLedger(c *cli.Context, opts *signer.IssueOptions) error {
 		msg += " to " + out
 	}
 	fmt.Fprintf(os.Stderr, "olr-sign: %s\n", msg)
+	if res.Outcome != signer.Replayed {
+		printHead(c, is.Ledger)
+	}
 	return nil
 }
 
@@ -304,6 +310,11 @@ func requestAndOutput(c *cli.Context, k *signer.Keys) (*olr.Request, string, str
 	if cliutil.SameFile(out, c.Args().First()) {
 		return nil, "", "", cliutil.Usagef("the output %s is the request itself", out)
 	}
+	if out != "-" {
+		if err := checkOutput(c, out, licenseOutput); err != nil {
+			return nil, "", "", err
+		}
+	}
 	req, path, err := readRequest(c, k)
 	return req, path, out, err
 }
@@ -315,7 +326,7 @@ func issuerFromFlags(c *cli.Context) (*signer.Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := openLedger(c, false)
+	l, err := openLedger(c, writeLedger)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func usersCommand() *cli.Command {
 				Usage: "list the accounts",
 				Flags: []cli.Flag{ledgerFlag, &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}},
 				Action: func(c *cli.Context) error {
-					l, err := openLedger(c, false)
+					l, err := openLedger(c, readLedger)
 					if err != nil {
 						return err
 					}
@@ -144,7 +144,7 @@ func newPasswordHash(name string) (string, error) {
 // changeAccount applies change to the named account (a new one when
 // create) and stores it in the ledger, audited under the operator.
 func changeAccount(c *cli.Context, name string, create bool, change func(*portal.Account) error) error {
-	l, err := openLedger(c, create)
+	l, err := openLedger(c, writeLedger)
 	if err != nil {
 		return err
 	}

@@ -158,7 +158,7 @@ func newEnvAt(t testing.TB, location string, keys []Key) *env {
 	if err := WriteKeysCSV(csv, keys); err != nil {
 		t.Fatal(err)
 	}
-	e.must("keys", "import", "--ledger", e.ledger, "--operator", "sales", csv)
+	e.must("keys", "import", "--create", "--ledger", e.ledger, "--operator", "sales", csv)
 	return e
 }
 
