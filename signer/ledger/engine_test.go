@@ -41,7 +41,7 @@ func TestSchemaAlike(t *testing.T) {
 func openPostgresTest(t testing.TB, opts ...Option) (*Ledger, string) {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
-	l, err := Open(url, opts...)
+	l, err := Create(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func buildHistory(t testing.TB, l *Ledger) {
 // TestEnginesChainAlike: the same history, at the same times, gives the
 // same audit log on both engines, record for record and hash for hash.
 func TestEnginesChainAlike(t *testing.T) {
-	lite, err := Open(filepath.Join(t.TempDir(), "ledger.db"), WithClock(steppingClock()))
+	lite, err := Create(filepath.Join(t.TempDir(), "ledger.db"), WithClock(steppingClock()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func newEnvWith(t testing.TB, cfg Config) *env {
 		t.Fatal(err)
 	}
 	e.rcpt = rcpts[0]
-	e.ledger, err = ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	e.ledger, err = ledger.Create(filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
