@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/olr-dev/olr/internal/safefile"
+	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/urfave/cli/v2"
 )
 
@@ -114,12 +115,14 @@ func RunCode(app *cli.App, args []string, stderr io.Writer) int {
 	}
 	msg := lowerUsage(err.Error())
 	if msg != "" {
+		// Each line sanitised: a message may carry text from a file
+		// that nobody quoted, and must not act on the terminal.
 		for _, line := range strings.Split(msg, "\n") {
-			fmt.Fprintf(stderr, "%s: error: %s\n", name, line)
+			fmt.Fprintf(stderr, "%s: error: %s\n", name, safetext.Sanitize(line))
 		}
 	}
 	if e != nil && e.Hint != "" {
-		fmt.Fprintf(stderr, "%s: hint: %s\n", name, e.Hint)
+		fmt.Fprintf(stderr, "%s: hint: %s\n", name, safetext.Sanitize(e.Hint))
 	}
 	return code
 }

@@ -11,8 +11,10 @@
 package safetext
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -71,4 +73,65 @@ func QuoteN(s string, n int) string {
 		q += "..."
 	}
 	return q
+}
+
+// MaxMessage bounds what Sanitize keeps of a message, in bytes.
+const MaxMessage = 4096
+
+// Sanitize returns s with every character that is not printable
+// (control characters, escape sequences, bidirectional and zero-width
+// characters, invalid UTF-8) written as a Go escape, and cut after
+// MaxMessage bytes. It is the net for a message that may hold pieces of
+// text nobody quoted: nothing in it can act on a terminal.
+func Sanitize(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= MaxMessage {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if b.Len() >= MaxMessage {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r == utf8.RuneError:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+// MaxFieldRunes is how many characters of a value Field shows: enough
+// for any text a request may hold (a collector's note, the longest, is at
+// most 512 bytes), so that a listing shows values whole.
+const MaxFieldRunes = 512
+
+// Field shows a value in a listing (a table cell, a "name: value"
+// line): as it is when that is unambiguous and harmless (printable
+// characters only, no quote or backslash, no leading or trailing space,
+// at most MaxFieldRunes characters), else quoted as Quote does (cut
+// after MaxFieldRunes). A quoted field is told from a bare one by its
+// quote, which a bare one never holds.
+func Field(s string) string {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' || LooksSecret(s) || utf8.RuneCountInString(s) > MaxFieldRunes {
+		return QuoteN(s, MaxFieldRunes)
+	}
+	for _, r := range s {
+		if r == '"' || r == '\\' || r == utf8.RuneError || !unicode.IsPrint(r) {
+			return QuoteN(s, MaxFieldRunes)
+		}
+	}
+	return s
 }

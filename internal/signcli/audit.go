@@ -18,6 +18,7 @@ import (
 
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer"
 	"github.com/olr-dev/olr/signer/clones"
@@ -218,7 +219,9 @@ func parseLedgerFingerprint(data []byte) (*fingerprint.Fingerprint, error) {
 }
 
 // printAudit writes the human form of an audit report, grouped by
-// finding.
+// finding. What requests and the ledger's records said (keys, names,
+// host names, factor values, file names) is quoted, so that nothing in
+// them acts on the terminal.
 func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 	fmt.Fprintf(w, "audited %d requests of %d license keys (%s)\n", r.Requests, r.Keys, where)
 	section := func(title string, n int) bool {
@@ -228,16 +231,17 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 		fmt.Fprintf(w, "\n== %s: %d\n", title, n)
 		return true
 	}
+	q := safetext.Field
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	refLine := func(indent string, x clones.Ref) {
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", indent, x.Key, x.Licensee, orDash(x.Hostname), x.Created.Format(time.RFC3339), x.Source)
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", indent, q(x.Key), q(x.Licensee), orDash(x.Hostname), x.Created.Format(time.RFC3339), q(x.Source))
 	}
 	if section("one machine under several license keys", len(r.SharedMachines)) {
 		for _, s := range r.SharedMachines {
 			fmt.Fprintf(w, "%d keys share %s (%s)\n", len(s.Keys), sharedKinds(s.Factors), s.Verdict)
-			fmt.Fprintf(w, "  %s\n", s.Explanation)
+			fmt.Fprintf(w, "  %s\n", safetext.Sanitize(s.Explanation))
 			for _, f := range s.Factors {
-				fmt.Fprintf(w, "  shared %s\n", f)
+				fmt.Fprintf(w, "  shared %s=%s\n", kindText(f.Kind), q(f.Value))
 			}
 			for _, x := range s.Requests {
 				refLine("    ", x)
@@ -247,7 +251,7 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 	}
 	if section("one license key requested from several machines", len(r.KeysOnSeveralMachines)) {
 		for _, k := range r.KeysOnSeveralMachines {
-			fmt.Fprintf(w, "%s (%s): %d machines that do not match each other\n", k.Key, k.Licensee, len(k.Machines))
+			fmt.Fprintf(w, "%s (%s): %d machines that do not match each other\n", q(k.Key), q(k.Licensee), len(k.Machines))
 			for i, m := range k.Machines {
 				if i == 0 {
 					fmt.Fprintf(w, "  machine 1 (first requested)\n")
@@ -265,9 +269,9 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 		for _, x := range r.NoStrongFactor {
 			kinds := make([]string, len(x.Kinds))
 			for i, k := range x.Kinds {
-				kinds[i] = string(k)
+				kinds[i] = kindText(k)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\thas only %s\n", x.Key, x.Licensee, orDash(x.Hostname), x.Source, strings.Join(kinds, ", "))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\thas only %s\n", q(x.Key), q(x.Licensee), orDash(x.Hostname), q(x.Source), strings.Join(kinds, ", "))
 		}
 		tw.Flush()
 	}
@@ -277,7 +281,7 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 			if x.Machine.Detail != "" {
 				kind = x.Machine.Detail
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", x.Key, x.Licensee, orDash(x.Hostname), kind, x.Source)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", q(x.Key), q(x.Licensee), orDash(x.Hostname), q(kind), q(x.Source))
 		}
 		tw.Flush()
 	}
@@ -286,7 +290,7 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 	}
 	if section("requests that could not be read", len(r.Unreadable)) {
 		for _, u := range r.Unreadable {
-			fmt.Fprintf(w, "  %s: %s\n", u.Source, u.Error)
+			fmt.Fprintf(w, "  %s: %s\n", q(u.Source), safetext.Sanitize(u.Error))
 		}
 	}
 	if section("requests from virtual machines (for information)", len(r.VirtualMachines)) {
@@ -294,7 +298,7 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 	}
 	if section("duplicates, counted once (for information)", len(r.Duplicates)) {
 		for _, d := range r.Duplicates {
-			fmt.Fprintf(w, "  %s is request %s again, as in %s\n", d.Source, d.RequestID, d.SameAs)
+			fmt.Fprintf(w, "  %s is request %s again, as in %s\n", q(d.Source), q(d.RequestID), q(d.SameAs))
 		}
 	}
 	tr.print(w)
@@ -312,16 +316,17 @@ func printAudit(w io.Writer, r *clones.Report, tr *tpmReport, where string) {
 func sharedKinds(fs []clones.Identifier) string {
 	var kinds []string
 	for _, f := range fs {
-		if len(kinds) == 0 || kinds[len(kinds)-1] != string(f.Kind) {
-			kinds = append(kinds, string(f.Kind))
+		if k := kindText(f.Kind); len(kinds) == 0 || kinds[len(kinds)-1] != k {
+			kinds = append(kinds, k)
 		}
 	}
 	return strings.Join(kinds, ", ")
 }
 
+// orDash shows s as safetext.Field does, or "-" for nothing.
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return safetext.Field(s)
 }

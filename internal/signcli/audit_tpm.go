@@ -137,7 +137,7 @@ func (r *tpmReport) print(w io.Writer) {
 	}
 	refs := func(l []tpmRef) {
 		for _, x := range l {
-			fmt.Fprintf(w, "  %s\t%s EK %s\t%s: %s\n", safetext.Quote(x.Key), x.EKKind, orDash(x.EKName), x.Source, safetext.Quote(x.Why))
+			fmt.Fprintf(w, "  %s\t%s EK %s\t%s: %s\n", safetext.Quote(x.Key), safetext.Field(x.EKKind), orDash(x.EKName), safetext.Field(x.Source), safetext.Quote(x.Why))
 		}
 	}
 	if section("unattested TPM endorsement keys (no certificate that chains to the roots)", len(r.Unattested)) {

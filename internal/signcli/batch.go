@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/signer"
 )
 
@@ -86,29 +87,39 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// printBatchSummary writes the summary of a batch. File names come from
+// the request directory and messages may hold what requests said: both
+// are quoted or sanitised, so that a name holding a newline cannot forge
+// a summary line, nor an escape sequence act on the terminal.
 func printBatchSummary(w io.Writer, r *signer.BatchResult, out string, took time.Duration) {
 	fmt.Fprintf(w, "olr-sign: %d requests in %s: %d issued, %d re-issued, %d replayed, %d refused, %d errors; %d license files written to %s\n",
-		r.Total, took.Round(time.Millisecond), r.Issued, r.Reissued, r.Replayed, len(r.Refused), len(r.Errors), r.Written, out)
+		r.Total, took.Round(time.Millisecond), r.Issued, r.Reissued, r.Replayed, len(r.Refused), len(r.Errors), r.Written, safetext.Sanitize(out))
 	rules, byRule := r.RefusedByRule()
 	for _, rule := range rules {
 		es := byRule[rule]
 		fmt.Fprintf(w, "olr-sign: refused (%s): %d: %s\n", rule, len(es), fileList(es))
 		for _, e := range es {
-			fmt.Fprintf(w, "olr-sign:   %s: %s\n", e.File, e.Refused.Msg)
+			fmt.Fprintf(w, "olr-sign:   %s: %s\n", safetext.Field(e.File), safetext.Sanitize(e.Refused.Msg))
 		}
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "olr-sign: errors: %d: %s\n", len(r.Errors), fileList(r.Errors))
 		for _, e := range r.Errors {
-			fmt.Fprintf(w, "olr-sign:   %s: %v\n", e.File, unwrapPath(e.Err))
+			fmt.Fprintf(w, "olr-sign:   %s: %s\n", safetext.Field(e.File), safetext.Sanitize(unwrapPath(e.Err).Error()))
 		}
 	}
 }
 
+// fileList names the files of es, quoted, at most maxListed of them.
 func fileList(es []signer.BatchEntry) string {
-	names := make([]string, len(es))
+	const maxListed = 20
+	names := make([]string, 0, min(len(es), maxListed))
 	for i, e := range es {
-		names[i] = e.File
+		if i == maxListed {
+			names = append(names, fmt.Sprintf("and %d more", len(es)-maxListed))
+			break
+		}
+		names = append(names, safetext.Field(e.File))
 	}
 	return strings.Join(names, ", ")
 }

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"text/tabwriter"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
+	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer"
 )
@@ -85,27 +88,49 @@ func inspectCommand() *cli.Command {
 	}
 }
 
+// printRequest shows a request. Everything in it came from the
+// customer's machine: each text is shown with safetext.Field (quoted
+// unless plainly harmless), so that no escape sequence, bidirectional or
+// zero-width character reaches the terminal as such, and no value floods
+// it.
 func printRequest(r *olr.Request) {
-	fmt.Printf("request:   %s\n", r.ID)
-	fmt.Printf("created:   %s\n", r.Created)
-	fmt.Printf("product:   %s\n", r.Product)
-	fmt.Printf("licensee:  %s\n", r.Licensee)
-	fmt.Printf("key:       %s\n", r.LicenseKey)
-	fmt.Printf("hostname:  %s\n", r.Hostname)
-	fmt.Printf("tool:      %s\n", r.Tool)
+	q := safetext.Field
+	fmt.Printf("request:   %s\n", q(r.ID))
+	fmt.Printf("created:   %s\n", q(r.Created))
+	fmt.Printf("product:   %s\n", q(r.Product))
+	fmt.Printf("licensee:  %s\n", q(r.Licensee))
+	fmt.Printf("key:       %s\n", q(r.LicenseKey))
+	fmt.Printf("hostname:  %s\n", q(r.Hostname))
+	fmt.Printf("tool:      %s\n", q(r.Tool))
 	m := r.Fingerprint.Machine
 	kind := m.Class
+	if !slices.Contains(machineClasses, kind) {
+		kind = q(kind)
+	}
 	if m.Detail != "" {
-		kind += " (" + m.Detail + ")"
+		kind += " (" + q(m.Detail) + ")"
 	}
 	fmt.Printf("machine:   %s\n", kind)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSTABILITY\tVALUE\tSOURCE")
 	for _, f := range r.Fingerprint.Factors {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Kind, f.Kind.Stability(), f.Value, f.Source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kindText(f.Kind), f.Kind.Stability(), q(f.Value), q(f.Source))
 	}
 	tw.Flush()
 	for _, n := range r.Fingerprint.Notes {
-		fmt.Printf("note: %s\n", n)
+		fmt.Printf("note: %s\n", q(n))
 	}
+}
+
+// machineClasses are the machine classes a request may name: shown as
+// they are, since olr defines them; anything else is quoted.
+var machineClasses = []string{fingerprint.ClassBareMetal, fingerprint.ClassVM, fingerprint.ClassContainer, fingerprint.ClassUnknown}
+
+// kindText shows a factor kind: as it is when olr defines it, else
+// quoted.
+func kindText(k fingerprint.Kind) string {
+	if k.Known() {
+		return string(k)
+	}
+	return safetext.Quote(string(k))
 }

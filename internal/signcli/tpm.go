@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer"
 	"github.com/olr-dev/olr/signer/tpmbind"
@@ -104,7 +105,7 @@ func printTPM(r *olr.Request, roots *tpmbind.Roots) {
 		return
 	}
 	if r.TPM.Manufacturer != "" {
-		fmt.Printf("tpm:       manufacturer %s, %d endorsement keys, %d chain certificates\n", r.TPM.Manufacturer, len(r.TPM.EKs), len(r.TPM.Chain))
+		fmt.Printf("tpm:       manufacturer %s, %d endorsement keys, %d chain certificates\n", safetext.Field(r.TPM.Manufacturer), len(r.TPM.EKs), len(r.TPM.Chain))
 	}
 	for _, e := range r.TPM.EKs {
 		ek, err := tpmbind.CheckEK(e.Kind, e.Public, e.Cert, r.TPM.Chain, roots, time.Now())
