@@ -100,6 +100,7 @@ func TestReadOnlyCopy(t *testing.T) {
 	run := func(args ...string) result {
 		cmd := binCmd(e, signBin, args...)
 		cmd.Dir = dir
+		cmd.Env = cleanEnv(dir) // a home the reader may enter
 		if os.Getuid() == 0 {
 			// root writes anywhere: read as nobody, as on a read-only copy.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
