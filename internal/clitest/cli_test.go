@@ -281,7 +281,8 @@ func jsonString(v any) string {
 // cmdNoLeak checks that the last command's stdout and stderr hold no
 // secret of the given key files: noleak FILE... A secret is any token of
 // 24 characters or more outside comment lines, other than an age
-// recipient (age1...), such as an AGE-SECRET-KEY line or a signing seed.
+// recipient (age1...), such as an AGE-SECRET-KEY line or a signing seed,
+// nor any 12 characters of one past its well-known prefix.
 func cmdNoLeak(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: noleak FILE...")
@@ -300,6 +301,17 @@ func cmdNoLeak(ts *testscript.TestScript, neg bool, args []string) {
 				n++
 				if strings.Contains(out, tok) {
 					ts.Fatalf("the output shows a secret of %s", file)
+				}
+				// A part of it is a leak too: any 12 characters past
+				// the key's well-known prefix ("AGE-SECRET-KEY-").
+				core := tok
+				if i := strings.LastIndex(core, "-"); strings.HasPrefix(core, "AGE-") && i >= 0 {
+					core = core[i+1:]
+				}
+				for i := 0; i+12 <= len(core); i++ {
+					if strings.Contains(out, core[i:i+12]) {
+						ts.Fatalf("the output shows part of a secret of %s: %q", file, core[i:i+12])
+					}
 				}
 			}
 		}

@@ -12,6 +12,7 @@ package safetext
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -75,15 +76,20 @@ func QuoteN(s string, n int) string {
 	return q
 }
 
+// secretToken matches the secret keys a message must never show, as
+// age and olr write them: an age identity in bech32, and a seed line.
+var secretToken = regexp.MustCompile(`(?i)age-(secret-key|plugin-[a-z0-9._-]+)-1[0-9a-z]*|seed: ?[A-Za-z0-9+/=]*`)
+
 // MaxMessage bounds what Sanitize keeps of a message, in bytes.
 const MaxMessage = 4096
 
-// Sanitize returns s with every character that is not printable
-// (control characters, escape sequences, bidirectional and zero-width
-// characters, invalid UTF-8) written as a Go escape, and cut after
-// MaxMessage bytes. It is the net for a message that may hold pieces of
+// Sanitize returns s with any secret key it holds withheld, every
+// character that is not printable (control characters, escape
+// sequences, bidirectional and zero-width characters, invalid UTF-8)
+// written as a Go escape, and cut after MaxMessage bytes. It is the net for a message that may hold pieces of
 // text nobody quoted: nothing in it can act on a terminal.
 func Sanitize(s string) string {
+	s = secretToken.ReplaceAllString(s, Withheld)
 	clean := true
 	for _, r := range s {
 		if r == utf8.RuneError || !unicode.IsPrint(r) {

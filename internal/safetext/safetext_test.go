@@ -41,6 +41,8 @@ func TestSanitize(t *testing.T) {
 		{in: "bidi\u202egnp.exe", want: `bidi\u202egnp.exe`},
 		{in: "tab\there", want: `tab\there`},
 		{in: "bad\xff", want: `bad\xff`},
+		{in: `unknown column "AGE-SECRET-KEY-1QYQSZQ3" in x`, want: `unknown column "` + safetext.Withheld + `" in x`},
+		{in: "line 3: seed: AAAABBBB/+cc is bad", want: "line 3: " + safetext.Withheld + " is bad"},
 	}
 	for _, tt := range tests {
 		if got := safetext.Sanitize(tt.in); got != tt.want {

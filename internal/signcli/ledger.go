@@ -474,7 +474,13 @@ func anchorsFromFlags(c *cli.Context) ([]ledger.Anchor, error) {
 			return nil, err
 		}
 		a, err := olr.ParseLedgerAnchor(data, trust)
-		if err != nil {
+		var fe *olr.FormatError
+		switch {
+		case errors.As(err, &fe):
+			return nil, cliutil.Usagef("--anchor %s: %v", v, err)
+		case err != nil:
+			// Well formed, but not signed by a trusted key: a forgery
+			// or another vendor's anchor.
 			return nil, cliutil.Refusedf("--anchor %s: %v", v, err)
 		}
 		anchors = append(anchors, ledger.Anchor{Seq: int64(a.Seq), Hash: a.Hash[:]})

@@ -47,6 +47,11 @@ type Request struct {
 	Key      string
 	Machine  int
 	Created  time.Time
+	// Fingerprint, when set, is the machine instead of Machine(Machine).
+	Fingerprint *fingerprint.Fingerprint
+	// ID, when set, is the request's ID instead of a fresh one: a
+	// request that reuses another's.
+	ID string
 }
 
 // Encrypt returns the req.olr bytes of r, encrypted to recipient as olr
@@ -56,9 +61,16 @@ func (r Request) Encrypt(recipient age.Recipient) ([]byte, string, error) {
 	if created.IsZero() {
 		created = time.Now()
 	}
-	req, err := olr.NewRequest(Product, r.Licensee, r.Key, fmt.Sprintf("host-%d", r.Machine), "signtest", Machine(r.Machine), created)
+	fp := r.Fingerprint
+	if fp == nil {
+		fp = Machine(r.Machine)
+	}
+	req, err := olr.NewRequest(Product, r.Licensee, r.Key, fmt.Sprintf("host-%d", r.Machine), "signtest", fp, created)
 	if err != nil {
 		return nil, "", err
+	}
+	if r.ID != "" {
+		req.ID = r.ID
 	}
 	data, err := olr.EncryptRequest(req, []age.Recipient{recipient}, true)
 	return data, req.ID, err

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
 )
 
@@ -171,6 +172,9 @@ func checkFingerprint(fp []byte) error {
 
 // printable quotes at most 40 bytes of s for an error message.
 func printable(s string) string {
+	if safetext.LooksSecret(s) {
+		return safetext.Withheld
+	}
 	if len(s) > 40 {
 		s = s[:40] + "..."
 	}
