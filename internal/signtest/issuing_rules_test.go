@@ -232,4 +232,3 @@ func holdWriteLockUntil(t *testing.T, path string) (release func()) {
 	<-held
 	return func() { close(done); l.Close() }
 }
-
