@@ -22,7 +22,7 @@ func ExamplePools() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	l, err := ledger.Open(filepath.Join(dir, "ledger.db"))
+	l, err := ledger.Create(filepath.Join(dir, "ledger.db"))
 	if err != nil {
 		log.Fatal(err)
 	}

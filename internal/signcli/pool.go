@@ -164,7 +164,7 @@ func poolAction(minArgs, maxArgs int, usage string, fn func(c *cli.Context, ps *
 		if c.NArg() < minArgs || maxArgs >= 0 && c.NArg() > maxArgs {
 			return cliutil.BadArgs(c, "%s", usage)
 		}
-		l, err := openLedger(c, false)
+		l, err := openLedger(c, writeLedger)
 		if err != nil {
 			return err
 		}

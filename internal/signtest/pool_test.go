@@ -39,7 +39,7 @@ func (e *env) importPoolKeys(name string, modules map[string]string) {
 	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	e.must("keys", "import", "--ledger", e.ledger, "--operator", "sales", csv)
+	e.must("keys", "import", "--create", "--ledger", e.ledger, "--operator", "sales", csv)
 }
 
 // poolShow reads a pool with olr-sign pool show --json.

@@ -150,7 +150,7 @@ func TestTwoDesksOneLedger(t *testing.T) {
 	if err := WriteKeysCSV(csv, keys); err != nil {
 		t.Fatal(err)
 	}
-	e.must("keys", "import", "--ledger", e.ledger, "--operator", "sales", csv)
+	e.must("keys", "import", "--create", "--ledger", e.ledger, "--operator", "sales", csv)
 	add := e.cmd("users", "add", "sam", "--role", "support", "--ledger", e.ledger, "--operator", "admin")
 	const password = "a long support password"
 	add.Env = append(add.Env, "OLR_USER_PASSWORD="+password)
