@@ -72,7 +72,7 @@ func MainOn(root string) {
 func NewApp() *cli.App {
 	// The one directory that applies here, not a rule for every user.
 	stateFlag.DefaultText = store.PlatformDir()
-	return &cli.App{
+	return withCompletion(&cli.App{
 		Name:  "olr",
 		Usage: "offline license activation for air-gapped machines",
 		Description: "On the machine: olr request writes req.olr for the vendor; olr import installs the\n" +
@@ -87,7 +87,7 @@ func NewApp() *cli.App {
 			demoCommand(),
 			serveCommand(),
 		},
-	}
+	})
 }
 
 // allowSoftwareTPM is the environment variable that admits a software TPM

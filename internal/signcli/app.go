@@ -25,7 +25,7 @@ var identityFlag = &cli.StringFlag{Name: "identity", Aliases: []string{"i"}, Req
 
 // NewApp returns the command-line application.
 func NewApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:            "olr-sign",
 		Usage:           "issue offline licenses for activation requests (vendor side)",
 		HideHelpCommand: true,
@@ -43,6 +43,8 @@ func NewApp() *cli.App {
 			poolCommand(),
 		},
 	}
+	cliutil.EnableCompletion(app)
+	return app
 }
 
 func keygenCommand() *cli.Command {

@@ -23,9 +23,9 @@ import (
 
 var (
 	ledgerFlag = &cli.StringFlag{Name: "ledger", EnvVars: []string{"OLR_LEDGER"},
-		Usage: "the ledger: an SQLite `FILE` (default ~/.local/share/olr/ledger.db) or a postgres:// URL"}
+		DefaultText: "~/.local/share/olr/ledger.db", Usage: "the ledger: an SQLite `FILE` or a postgres:// URL"}
 	operatorFlag = &cli.StringFlag{Name: "operator", EnvVars: []string{"OLR_OPERATOR"},
-		Usage: "`NAME` recorded with every action (default: the OS user)"}
+		DefaultText: "the OS user", Usage: "`NAME` recorded with every action"}
 )
 
 func ledgerPath(c *cli.Context) (string, error) {

@@ -113,9 +113,9 @@ func poolCommand() *cli.Command {
 				Flags: []cli.Flag{ledgerFlag, operatorFlag, poolJSONFlag,
 					&cli.StringSliceFlag{Name: "module", Aliases: []string{"m"}, Required: true,
 						Usage: "`NAME=QUOTA` taken from the pool, such as obm=30 or mobile=unlimited (repeat for each module)"},
-					&cli.StringFlag{Name: "licensee", Usage: "who the key is sold to, exactly as requests will name it (default: the pool's licensee)"},
-					&cli.StringSliceFlag{Name: "language", Usage: "a language `TAG` the key carries, among the pool's (repeat; default: all of the pool's)"},
-					&cli.StringFlag{Name: "key", Usage: "name the new key `KEY` (default: a new random OEM-XXXX-XXXX-XXXX-XXXX)"},
+					&cli.StringFlag{Name: "licensee", DefaultText: "the pool's licensee", Usage: "who the key is sold to, exactly as requests will name it"},
+					&cli.StringSliceFlag{Name: "language", DefaultText: "all of the pool's", Usage: "a language `TAG` the key carries, among the pool's; repeatable"},
+					&cli.StringFlag{Name: "key", DefaultText: "a new random OEM-XXXX-XXXX-XXXX-XXXX", Usage: "name the new key `KEY`"},
 				},
 				Action: poolAction(1, 1, "pool issue-key takes one pool name", func(c *cli.Context, ps *signer.Pools) error {
 					spec, err := poolKeySpec(c)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/signer/portal"
 )
 
@@ -48,7 +49,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "idle-timeout", Value: portal.DefaultIdleTimeout, Usage: "end a session after `DURATION` without a request"},
 			&cli.DurationFlag{Name: "session-timeout", Value: portal.DefaultAbsoluteTimeout, Usage: "end every session after `DURATION`"},
 			&cli.StringFlag{Name: "product", Usage: "refuse requests for another product than `NAME`"},
-			&cli.IntFlag{Name: "grace-days", Usage: "grace period in `DAYS` after the hardware drifts (default 14)"},
+			&cli.IntFlag{Name: "grace-days", Value: int(olr.DefaultGrace.Hours() / 24), Usage: "grace period in `DAYS` after the hardware drifts"},
 			&cli.StringSliceFlag{Name: "require", Usage: "factor `KIND` that must match when recorded (e.g. tpm-ek); repeatable"},
 			&cli.IntFlag{Name: "threshold", Value: fingerprint.DefaultPolicy().Threshold, Usage: "`PERCENT` of the recorded weight that must match"},
 			tpmBindFlag, ekRootsFlag, allowUnattestedFlag,

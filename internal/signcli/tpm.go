@@ -22,7 +22,8 @@ var (
 	tpmBindFlag = &cli.StringFlag{Name: "tpm-bind", Value: string(tpmbind.Prefer),
 		Usage: "bind the license to the machine's TPM: `MODE` require (refuse without an EK to bind to), prefer (bind when the request carries an attested EK) or off"}
 	ekRootsFlag = &cli.StringSliceFlag{Name: "ek-roots", EnvVars: []string{"OLR_EK_ROOTS"},
-		Usage: "PEM `FILE` of TPM manufacturer CA certificates (roots and intermediates) that attest endorsement keys; repeatable (default " + defaultEKRootsHint + ", when present)"}
+		DefaultText: defaultEKRootsHint + ", when present",
+		Usage:       "PEM `FILE` of TPM manufacturer CA certificates (roots and intermediates) that attest endorsement keys; repeatable"}
 	allowUnattestedFlag = &cli.BoolFlag{Name: "allow-unattested-ek",
 		Usage: "bind to an endorsement key without a certificate that chains to --ek-roots (it may be a software TPM, whose state can be copied); the ledger records it as unattested"}
 )
