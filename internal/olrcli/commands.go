@@ -15,6 +15,7 @@ import (
 
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safefile"
+	"github.com/olr-dev/olr/internal/tpmreq"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 )
@@ -76,7 +77,7 @@ func requestCommand() *cli.Command {
 			if err != nil {
 				return cliutil.Usagef("%v", err)
 			}
-			if err := attachTPM(c.Context, m, req); err != nil {
+			if err := tpmreq.Attach(c.Context, m, req); err != nil {
 				return cliutil.WithHint(err, cliutil.ExitUsage, "run with --tpm none to make a request without the TPM (its license cannot be bound to the TPM)")
 			}
 			data, err := olr.EncryptRequestCompressed(req, recipients, false)

@@ -14,6 +14,7 @@ import (
 	"github.com/olr-dev/olr/fingerprint/tpm"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safefile"
+	"github.com/olr-dev/olr/internal/tpmreq"
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/store"
 	"github.com/olr-dev/olr/signer"
@@ -74,7 +75,7 @@ func runDemo(c *cli.Context) error {
 	}
 	// With a TPM the request carries its endorsement keys (olr-request/v2),
 	// for a license bound to the TPM.
-	if err := attachTPM(c.Context, m, req); err != nil {
+	if err := tpmreq.Attach(c.Context, m, req); err != nil {
 		return err
 	}
 	m.Close()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/olr-dev/olr/internal/qrcode"
 	"github.com/olr-dev/olr/internal/safefile"
+	"github.com/olr-dev/olr/internal/tpmreq"
 	"github.com/olr-dev/olr/olr"
 )
 
@@ -75,7 +76,7 @@ func (h *Handler) generate(r *http.Request, p *product, licensee, key string) (*
 		return nil, &Problem{Title: "Cannot make the request", code: http.StatusBadRequest, Message: err.Error(),
 			Hint: "enter the licensee name and the license key exactly as on the software receipt, without spaces around them"}
 	}
-	if err := attachTPM(r.Context(), mach, req); err != nil {
+	if err := tpmreq.Attach(r.Context(), mach, req); err != nil {
 		return nil, &Problem{Title: "Cannot read the TPM", code: http.StatusInternalServerError, Message: err.Error(),
 			Hint: "check that the product may open the TPM (/dev/tpmrm0, the tss group)"}
 	}
