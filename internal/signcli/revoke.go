@@ -1,0 +1,105 @@
+package signcli
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/safetext"
+	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer/ledger"
+)
+
+func revokeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "revoke an issued license",
+		ArgsUsage: "LICENSE_ID",
+		Flags: []cli.Flag{ledgerFlag, operatorFlag,
+			&cli.StringFlag{Name: "reason", Required: true, Usage: "why, recorded in the ledger"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cliutil.BadArgs(c, "revoke takes one license ID")
+			}
+			l, err := openLedger(c, writeLedger)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			id := c.Args().First()
+			err = updateLedger(c, l, func(tx *ledger.Tx) error {
+				_, err := tx.Revoke(id, c.String("reason"))
+				return err
+			})
+			switch {
+			case errors.Is(err, ledger.ErrNotFound):
+				return cliutil.Usagef("license %s is not in the ledger", safetext.Quote(id))
+			case errors.Is(err, ledger.ErrBusy), errors.Is(err, ledger.ErrDiskFull):
+				return ledgerError(l.Path(), err)
+			case err != nil:
+				return cliutil.Refusedf("revoke %s: %v", safetext.Quote(id), err)
+			}
+			fmt.Fprintf(os.Stderr, "olr-sign: revoked %s; publish a new list with olr-sign crl\n", id)
+			return nil
+		},
+	}
+}
+
+func crlCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "crl",
+		Usage: "write the signed revocation list of every revoked license",
+		Flags: []cli.Flag{identityFlag, ledgerFlag, operatorFlag, forceFlag,
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write the list to `FILE` (- for standard output)"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cliutil.BadArgs(c, "crl takes no arguments")
+			}
+			out := c.String("output")
+			if err := checkOutput(c, out, crlOutput); err != nil && out != "-" {
+				return err
+			}
+			k, err := loadKeys(c)
+			if err != nil {
+				return err
+			}
+			l, err := openLedger(c, writeLedger)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			var data []byte
+			var crl *olr.RevocationList
+			err = updateLedger(c, l, func(tx *ledger.Tx) error {
+				revs, err := tx.Revocations()
+				if err != nil {
+					return err
+				}
+				n, err := tx.NextCRLNumber()
+				if err != nil {
+					return err
+				}
+				crl = &olr.RevocationList{KeyID: olr.KeyIDOf(k.Signing.Public().(ed25519.PublicKey)), Number: n, Issued: tx.Now().UTC().Truncate(time.Second)}
+				for _, r := range revs {
+					crl.Revoked = append(crl.Revoked, r.LicenseID)
+				}
+				crl.Revoked = sorted(crl.Revoked)
+				data, err = olr.SignRevocationList(crl, k.Signing)
+				return err
+			})
+			if err != nil {
+				return ledgerError(l.Path(), err)
+			}
+			if err := writeOutput(c, out, data, crlOutput); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "olr-sign: wrote revocation list number %d with %d licenses\n", crl.Number, len(crl.Revoked))
+			return nil
+		},
+	}
+}
