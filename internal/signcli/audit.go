@@ -16,7 +16,6 @@ import (
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
-	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
@@ -169,30 +168,13 @@ func auditLedger(ctx context.Context, a *clones.Detector, ta *tpmAudit, path str
 		return 0, err
 	}
 	defer l.Close()
-	n := 0
+	var n int
 	err = l.View(ctx, func(tx *ledger.Tx) error {
-		keys, err := tx.Keys()
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			acts, err := tx.Activations(k.Key)
-			if err != nil {
-				return err
-			}
-			for _, act := range acts {
-				n++
-				source := fmt.Sprintf("%s: activation %d (%s)", path, act.ID, act.State)
-				fp, err := parseLedgerFingerprint(act.Fingerprint)
-				if err != nil {
-					a.Failed(source, err)
-					continue
-				}
-				a.AddRecord(clones.Record{Source: source, RequestID: act.RequestID, Key: act.Key,
-					Licensee: k.Licensee, Created: act.Created, Fingerprint: *fp})
-			}
-		}
-		return nil
+		var err error
+		n, err = a.AddLedger(tx, func(act ledger.Activation) string {
+			return fmt.Sprintf("%s: activation %d (%s)", path, act.ID, act.State)
+		})
+		return err
 	})
 	if err == nil {
 		err = ta.addLedger(ctx, l, path)
@@ -201,21 +183,6 @@ func auditLedger(ctx context.Context, a *clones.Detector, ta *tpmAudit, path str
 		return 0, cliutil.Usagef("--ledger %s: %v", path, err)
 	}
 	return n, nil
-}
-
-// parseLedgerFingerprint reads an activation's fingerprint, which the
-// issuer records as the request's fingerprint in JSON.
-func parseLedgerFingerprint(data []byte) (*fingerprint.Fingerprint, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var fp fingerprint.Fingerprint
-	if err := dec.Decode(&fp); err != nil {
-		return nil, fmt.Errorf("the recorded fingerprint is not a request's fingerprint: %v", err)
-	}
-	if len(fp.Factors) == 0 {
-		return nil, errors.New("the recorded fingerprint holds no factor")
-	}
-	return &fp, nil
 }
 
 // printAudit writes the human form of an audit report, grouped by

@@ -1,9 +1,7 @@
 package portal
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,26 +44,10 @@ func requestSource(req *olr.Request) string { return "request " + req.ID }
 func (s *Server) newMachineAudit(ctx context.Context, ins []*Inspection) (*machineAudit, error) {
 	det := clones.New()
 	err := s.cfg.Issuer.Ledger.View(ctx, func(tx *ledger.Tx) error {
-		keys, err := tx.Keys()
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			acts, err := tx.Activations(k.Key)
-			if err != nil {
-				return err
-			}
-			for _, act := range acts {
-				var fp fingerprint.Fingerprint
-				dec := json.NewDecoder(bytes.NewReader(act.Fingerprint))
-				if dec.Decode(&fp) != nil || len(fp.Factors) == 0 {
-					continue // ledger verify reports a damaged row; the audit skips it
-				}
-				det.AddRecord(clones.Record{Source: fmt.Sprintf("activation %d (%s, license %s)", act.ID, act.State, act.LicenseID),
-					RequestID: act.RequestID, Key: act.Key, Licensee: k.Licensee, Created: act.Created, Fingerprint: fp})
-			}
-		}
-		return nil
+		_, err := det.AddLedger(tx, func(act ledger.Activation) string {
+			return fmt.Sprintf("activation %d (%s, license %s)", act.ID, act.State, act.LicenseID)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
