@@ -29,6 +29,7 @@ func BenchmarkVerifyTPMBound(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			if r, err := olr.Verify(lic, trust, fp, now, nil); err != nil || r.Status != olr.Valid {
 				b.Fatal(err)
@@ -42,6 +43,7 @@ func BenchmarkVerifyTPMBound(b *testing.B) {
 		tpm, binding := olrtest.NewSoftwareTPM("machine")
 		_, lic := olrtest.BoundLicense(key, fp, binding)
 		opts := &olr.VerifyOptions{TPM: tpm}
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			if r, err := olr.Verify(lic, trust, fp, now, opts); err != nil || r.Status != olr.Valid {
 				b.Fatal(err)
