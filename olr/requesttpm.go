@@ -1,7 +1,6 @@
 package olr
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,8 +47,6 @@ type requestEKJSON struct {
 	Public string `json:"public"`
 	Cert   string `json:"cert,omitempty"`
 }
-
-var b64 = base64.RawStdEncoding.Strict()
 
 // MarshalJSON writes the request's tpm member.
 func (t *RequestTPM) MarshalJSON() ([]byte, error) {

@@ -161,7 +161,7 @@ func (p *bodyParser) tpmBinding() *TPMBinding {
 	b.Key = key
 	blob := p.field("tpm-blob")
 	if p.err == nil {
-		if b.Blob, err = base64.RawStdEncoding.Strict().DecodeString(blob); err != nil {
+		if b.Blob, err = b64.DecodeString(blob); err != nil {
 			p.fail("tpm-blob: want canonical unpadded base64")
 		}
 	}

@@ -212,18 +212,23 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 // keeps Go's zero time, which means "none" in a License, out of reach.
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(timeLayout, s)
-	if err != nil || t.Format(timeLayout) != s || t.Year() < 1970 {
+	var canon [len(timeLayout) + 8]byte // room for a year past 9999, which then differs
+	if err != nil || string(t.AppendFormat(canon[:0], timeLayout)) != s || t.Year() < 1970 {
 		return time.Time{}, fmt.Errorf("%s is not a UTC time like 2026-01-02T15:04:05Z from 1970 on", quoteShort(s))
 	}
 	return t, nil
 }
+
+// b64 is canonical unpadded standard base64, made once: Strict returns
+// a new Encoding at each call.
+var b64 = base64.RawStdEncoding.Strict()
 
 // decodeB64 decodes canonical unpadded standard base64 of exactly n bytes.
 func decodeB64(s string, n int) ([]byte, error) {
 	if len(s) != base64.RawStdEncoding.EncodedLen(n) {
 		return nil, fmt.Errorf("want %d bytes in unpadded base64", n)
 	}
-	b, err := base64.RawStdEncoding.Strict().DecodeString(s)
+	b, err := b64.DecodeString(s)
 	if err != nil || len(b) != n {
 		return nil, fmt.Errorf("want %d bytes in canonical unpadded base64", n)
 	}
