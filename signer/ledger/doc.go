@@ -5,27 +5,27 @@
 //
 // # Engines
 //
-// A ledger lives in an SQLite file (the default: nothing to install) or
-// in a PostgreSQL database, named by a postgres:// URL, which the
-// olr-sign processes of a team share from several desks and hosts
-// (package postgres says how it is connected to and locked). Open
-// chooses by the location it is given. The two are behind Engine: this
-// package holds every statement, rule and check once, so a ledger keeps
-// the same audit chain, hash for hash, on either, and Copy moves one
-// from an engine to the other. What follows describes the SQLite file;
-// the PostgreSQL schema (olr) has the same tables, columns and guards.
+// A ledger lives in an SQLite file (the default: nothing to install;
+// package sqlite) or in a PostgreSQL database, named by a postgres://
+// URL, which the olr-sign processes of a team share from several desks
+// and hosts (package postgres). Open chooses by the location it is
+// given. The two are behind Engine, and each engine package says how its
+// database is opened, made, migrated and locked; this package holds
+// every statement, rule and check once, so a ledger keeps the same audit
+// chain, hash for hash, on either, and Copy moves one from an engine to
+// the other. The tables, columns and guards below are the same on both.
 //
 // # Using it
 //
 // Open the ledger (DefaultPath gives the usual location: $OLR_LEDGER,
 // else $XDG_DATA_HOME/olr/ledger.db, else ~/.local/share/olr/ledger.db),
 // then make an issuing decision inside Ledger.Update: the function
-// receives a Tx in one BEGIN IMMEDIATE transaction, so it can read what
-// the ledger records about a key and a request (Tx.KeyState), decide,
-// and record the new activation, the license and the audit record with
-// the certainty that no other process changes the key in between.
-// Read-only work goes through Ledger.View. Ledger.Verify checks the
-// whole file.
+// receives a Tx in one transaction that holds the ledger's write lock
+// (see Concurrency), so it can read what the ledger records about a key
+// and a request (Tx.KeyState), decide, and record the new activation,
+// the license and the audit record with the certainty that no other
+// process changes the key in between. Read-only work goes through
+// Ledger.View. Ledger.Verify checks the whole ledger.
 //
 // The ledger stores; it does not decide. It enforces only what storage
 // must guarantee whatever the caller does: a key sold once, at most one
@@ -42,18 +42,14 @@
 //
 // # Database
 //
-// The file is SQLite 3 in WAL mode with synchronous=FULL (a committed
-// activation survives a crash or a power cut), foreign keys on and a
-// busy timeout of 10 s (a second olr-sign waits for the first). It is
-// created with mode 0600 in a 0700 directory: it holds customers'
-// hardware identifiers. It holds no secret key material.
-//
-// PRAGMA application_id is 0x6f6c724c ("olrL") and PRAGMA user_version is
-// the schema version; Open applies the missing migrations in one
-// transaction and refuses a file written by a newer version. Every time
-// is stored as text in UTC with nine fraction digits
-// ("2026-11-27T16:57:45.123456789Z"); calendar dates as "YYYY-MM-DD".
-// The tables (see schema.go for the exact definitions):
+// An SQLite ledger is one file, created with mode 0600 in a 0700
+// directory: it holds customers' hardware identifiers. It holds no
+// secret key material. Each database records its schema version; Open
+// applies the missing migrations in one transaction and refuses a
+// database written by a newer version. Every time is stored as text in
+// UTC with nine fraction digits ("2026-11-27T16:57:45.123456789Z");
+// calendar dates as "YYYY-MM-DD". The tables (see each engine's
+// schema.go for the exact definitions):
 //
 //   - sold_keys: license_key (primary key, case sensitive), licensee,
 //     type (oem, meter, active-pool, evaluation), product, modules (JSON
@@ -139,8 +135,8 @@
 // *ChainError naming the audit record.
 //
 // An auditor can re-check the chain with another tool: read the audit
-// table ordered by seq with the sqlite3 shell and recompute the hashes
-// with the encoding above.
+// table ordered by seq with the sqlite3 shell (or psql) and recompute
+// the hashes with the encoding above.
 //
 // # Compatibility
 //

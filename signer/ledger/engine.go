@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/olr-dev/olr/signer/ledger/postgres"
+	"github.com/olr-dev/olr/signer/ledger/sqlite"
 )
 
 // Engine is a database that holds a ledger: what differs between SQLite
@@ -49,15 +50,19 @@ type Engine interface {
 }
 
 var (
-	_ Engine = sqliteEngine{}
+	_ Engine = (*sqlite.Engine)(nil)
 	_ Engine = (*postgres.Engine)(nil)
 )
 
 // isConstraint reports whether err is a constraint violation on either
 // engine.
 func isConstraint(err error) bool {
-	return sqliteConstraint(err) || postgres.IsConstraint(err)
+	return sqlite.IsConstraint(err) || postgres.IsConstraint(err)
 }
+
+// SchemaVersion is the schema version this code writes: the number of
+// schema steps, the same on both engines.
+func SchemaVersion() int { return len(sqlite.Migrations) }
 
 // IsPostgresURL reports whether location names a PostgreSQL ledger (a
 // postgres:// or postgresql:// URL) rather than an SQLite file.

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"github.com/olr-dev/olr/signer/ledger/sqlite"
 )
 
 var (
@@ -48,7 +47,7 @@ var (
 // process for as long as Update waits.
 type BusyError struct {
 	Waited time.Duration
-	Err    error // the last error from SQLite
+	Err    error // the last error from the database
 }
 
 func (e *BusyError) Error() string {
@@ -60,14 +59,14 @@ func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Err} }
 // describe wraps the SQLite errors an operator can act on with a
 // sentinel whose message says what to do about them.
 func describe(err error) error {
-	switch sqliteCode(err) {
-	case sqlite3.SQLITE_FULL:
+	switch {
+	case sqlite.IsDiskFull(err):
 		return fmt.Errorf("%w (%w)", ErrDiskFull, err)
-	case sqlite3.SQLITE_READONLY:
+	case sqlite.IsReadOnly(err):
 		return fmt.Errorf("%w (%w)", ErrCannotWrite, err)
-	case sqlite3.SQLITE_NOTADB:
+	case sqlite.IsNotADatabase(err):
 		return fmt.Errorf("%w: the file is not an SQLite database (%w)", ErrNotLedger, err)
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+	case sqlite.IsBusy(err):
 		return fmt.Errorf("%w (%w)", ErrBusy, err)
 	}
 	return err
@@ -79,32 +78,10 @@ func describeWrite(err error) error {
 	if errors.Is(err, ErrDiskFull) || errors.Is(err, ErrCannotWrite) {
 		return err
 	}
-	switch sqliteCode(err) {
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY:
+	if sqlite.IsDiskFull(err) || sqlite.IsReadOnly(err) {
 		return describe(err)
 	}
 	return err
-}
-
-// describeSchemaErr is describe for the first read of a file.
-func describeSchemaErr(err error) error {
-	if errors.Is(err, ErrNotLedger) || errors.Is(err, ErrBusy) || errors.Is(err, ErrDiskFull) || errors.Is(err, ErrCannotWrite) {
-		return err
-	}
-	if d := describe(err); d != err {
-		return d
-	}
-	return err
-}
-
-// cannotOpenReadOnly reports whether a read-only open failed because
-// SQLite could not create the files it keeps beside a WAL database.
-func cannotOpenReadOnly(err error) bool {
-	switch sqliteCode(err) {
-	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY:
-		return true
-	}
-	return false
 }
 
 // ChainError reports a problem found by Verify. Seq names the audit
@@ -147,19 +124,3 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Err: fmt.Errorf(format, args...)}
 }
-
-// sqliteCode returns the primary SQLite result code of err, or 0.
-func sqliteCode(err error) int {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() & 0xff
-	}
-	return 0
-}
-
-func isBusy(err error) bool {
-	c := sqliteCode(err)
-	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
-}
-
-func sqliteConstraint(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT }

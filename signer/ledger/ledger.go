@@ -5,15 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"sync"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/olr-dev/olr/signer/ledger/postgres"
 )
@@ -36,8 +31,9 @@ type Ledger struct {
 	// meets, and keeps it there).
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
-	// busyTimeout is how long one statement waits for another process's
-	// lock (see WithBusyTimeout).
+	// busyTimeout is how long one statement of an SQLite ledger waits
+	// for another process's lock (see WithBusyTimeout); 0 for the
+	// engine's default.
 	busyTimeout time.Duration
 	readOnly    bool
 }
@@ -53,7 +49,8 @@ func WithClock(now func() time.Time) Option {
 
 // WithBusyTimeout sets how long a statement waits for another process's
 // write lock before Update tries again (it tries busyRetries more times,
-// then gives up with a *BusyError). The default is 10 s.
+// then gives up with a *BusyError). The default is sqlite.BusyTimeout,
+// 10 s. A PostgreSQL ledger waits postgres.LockTimeout instead.
 func WithBusyTimeout(d time.Duration) Option {
 	return func(l *Ledger) {
 		if d > 0 {
@@ -128,206 +125,12 @@ func open(path string, mode openMode, opts []Option) (*Ledger, error) {
 	if postgres.IsURL(path) {
 		return openPostgres(path, mode, opts)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
-	}
-	l := newLedger(nil, nil, abs)
-	l.readOnly = mode == modeReadOnly
-	for _, o := range opts {
-		o(l)
-	}
-	switch mode {
-	case modeCreate:
-		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-			return nil, fmt.Errorf("ledger: creating directory: %w", err)
-		}
-		// Create the file ourselves so its mode is 0600 whatever the
-		// umask (SQLite gives the -wal and -shm files the same mode), and
-		// exclusively, so that an existing file is never taken over.
-		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: %w", err)
-		}
-		f.Close()
-	default:
-		fi, err := os.Stat(abs)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: %w", err)
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%w: %s is not a regular file", ErrNotLedger, abs)
-		}
-	}
-	if err := l.connect(mode); err != nil {
-		if mode == modeCreate {
-			os.Remove(abs)
-			os.Remove(abs + "-wal")
-			os.Remove(abs + "-shm")
-		}
-		return nil, err
-	}
-	return l, nil
-}
-
-// connect opens the SQLite database and checks (or, for a writer,
-// migrates) its schema.
-func (l *Ledger) connect(mode openMode) error {
-	ctx := context.Background()
-	if mode == modeWrite {
-		// Look before writing anything: setting the journal mode writes
-		// a header into an empty file.
-		if err := l.inspect(ctx); err != nil {
-			return err
-		}
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(l.busyTimeout.Milliseconds(), 10)+")")
-	q.Add("_pragma", "foreign_keys(1)")
-	if mode == modeReadOnly {
-		// Statements may not write, and no transaction takes the write
-		// lock. The file itself is opened for writing when it can be,
-		// so that the last connection to close removes the WAL files as
-		// a writer's does; else read-only (mode=ro), and as immutable
-		// when not even the WAL's index can be made.
-		q.Add("_pragma", "query_only(1)")
-	} else {
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
-		// Every read-write transaction is BEGIN IMMEDIATE: the write lock
-		// is taken up front, so two processes checking "is this key
-		// active?" cannot both see "no" and both activate. Read-only
-		// transactions (View) stay deferred and never block writers
-		// under WAL.
-		q.Set("_txlock", "immediate")
-	}
-	db, err := l.openDB(ctx, q)
-	if err != nil && mode == modeReadOnly && cannotOpenReadOnly(err) {
-		q.Set("mode", "ro")
-		if db, err = l.openDB(ctx, q); err != nil && cannotOpenReadOnly(err) {
-			// A WAL database whose -shm file cannot be made (a read-only
-			// directory or mount) opens only as immutable: nobody can be
-			// writing to it there.
-			q.Set("immutable", "1")
-			db, err = l.openDB(ctx, q)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	l.db, l.e = db, sqliteEngine{db: db, path: l.path}
-	if err := l.prepareSchema(ctx, mode); err != nil {
-		db.Close()
-		return err
-	}
-	return nil
-}
-
-// inspect checks, through a read-only connection, that the file holds a
-// ledger this program can open.
-func (l *Ledger) inspect(ctx context.Context) error {
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(l.busyTimeout.Milliseconds(), 10)+")")
-	db, err := l.openDB(ctx, q)
-	if err != nil && cannotOpenReadOnly(err) {
-		q.Set("immutable", "1")
-		db, err = l.openDB(ctx, q)
-	}
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	st, err := readSchema(ctx, db)
-	if err != nil {
-		return describeSchemaErr(err)
-	}
-	return st.check()
-}
-
-func (l *Ledger) openDB(ctx context.Context, q url.Values) (*sql.DB, error) {
-	dsn := (&url.URL{Scheme: "file", Path: l.path, RawQuery: q.Encode()}).String()
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
-	}
-	// Keep the connections (and so their prepared statements) of
-	// readers working beside the writer, rather than closing all but two
-	// and opening them again.
-	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)+2))
-	// Open is lazy: make one connection now, so that a file SQLite
-	// cannot open is reported here.
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ledger: opening %s: %w", l.path, describe(err))
-	}
-	if _, err := readSchema(ctx, db); err != nil {
-		db.Close()
-		return nil, describeSchemaErr(err)
-	}
-	return db, nil
-}
-
-// prepareSchema checks the schema; a writer migrates an older one, and
-// Create makes it.
-func (l *Ledger) prepareSchema(ctx context.Context, mode openMode) error {
-	if mode == modeCreate {
-		if err := migrate(ctx, l.db, true); err != nil {
-			return err
-		}
-		return checkPragmas(ctx, l.db)
-	}
-	st, err := readSchema(ctx, l.db)
-	if err != nil {
-		return describeSchemaErr(err)
-	}
-	if err := st.check(); err != nil {
-		return err
-	}
-	if mode == modeReadOnly {
-		if st.version < len(migrations) {
-			return fmt.Errorf("ledger: schema version %d is older than this program's %d: open the ledger once with a command that writes to it, to migrate it", st.version, len(migrations))
-		}
-		return nil
-	}
-	if err := checkPragmas(ctx, l.db); err != nil {
-		return err
-	}
-	if st.version < len(migrations) {
-		return migrate(ctx, l.db, false)
-	}
-	return nil
-}
-
-// checkPragmas makes sure the durability settings took effect: a DSN
-// typo or a read-only file system must not silently give a weaker ledger.
-func checkPragmas(ctx context.Context, db *sql.DB) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", describe(err))
-	}
-	defer conn.Close()
-	var mode string
-	var sync, fk int
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("ledger: %w", describe(err))
-	}
-	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
-		return fmt.Errorf("ledger: %w", describe(err))
-	}
-	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
-		return fmt.Errorf("ledger: %w", describe(err))
-	}
-	if mode != "wal" || sync != 2 || fk != 1 {
-		return fmt.Errorf("ledger: database settings not applied (journal_mode=%s synchronous=%d foreign_keys=%d)", mode, sync, fk)
-	}
-	return nil
+	return openSQLite(path, mode, opts)
 }
 
 // newLedger returns a Ledger on engine e, whose pool is db.
 func newLedger(e Engine, db *sql.DB, location string) *Ledger {
-	return &Ledger{e: e, db: db, path: location, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{},
-		busyTimeout: busyTimeout}
+	return &Ledger{e: e, db: db, path: location, now: time.Now, writer: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}}
 }
 
 // Path returns the absolute path of the ledger file, or the URL of a

@@ -14,6 +14,7 @@ import (
 
 	"github.com/olr-dev/olr/internal/pgtest"
 	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer/ledger/sqlite"
 )
 
 const testOperator = "alice@vendor.example"
@@ -125,7 +126,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 	db.QueryRow("PRAGMA user_version").Scan(&version)
 	db.QueryRow("PRAGMA application_id").Scan(&appID)
 	db.QueryRow("PRAGMA journal_mode").Scan(&mode)
-	if version != SchemaVersion() || appID != applicationID || mode != "wal" {
+	if version != SchemaVersion() || appID != sqlite.ApplicationID || mode != "wal" {
 		t.Errorf("user_version %d, application_id %#x, journal_mode %s", version, appID, mode)
 	}
 	db.Close()

@@ -1,7 +1,5 @@
 package ledger
 
-import "time"
-
 // Bounds on what the ledger stores. Import files come from another
 // system and request contents from customers, so every size is checked
 // before work is done. What a sale may hold (modules, quotas, languages)
@@ -34,11 +32,8 @@ const (
 	// maxLicenseFileBytes bounds a stored license.olr.
 	maxLicenseFileBytes = 1 << 20
 
-	// busyTimeout is how long a connection waits for another process's
-	// write lock before SQLite reports SQLITE_BUSY. Issuing is interactive,
-	// so waiting a little is better than failing.
-	busyTimeout = 10 * time.Second
-	// busyRetries is how many times Update starts over after SQLITE_BUSY
-	// (each attempt having already waited busyTimeout).
+	// busyRetries is how many times Update starts over when the write
+	// lock stayed busy (each attempt having already waited the engine's
+	// timeout: sqlite.BusyTimeout, postgres.LockTimeout).
 	busyRetries = 3
 )

@@ -1,20 +1,21 @@
-package ledger
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
 )
 
-// applicationID marks the file as an olr ledger ("olrL"), so Open refuses
-// to migrate some other SQLite database it was pointed at by mistake.
-const applicationID = 0x6f6c724c
+// ApplicationID marks the file as an olr ledger ("olrL", in PRAGMA
+// application_id), so that some other SQLite database the ledger is
+// pointed at by mistake is never taken for one, nor migrated.
+const ApplicationID = 0x6f6c724c
 
-// migrations are the schema steps, in order. migrations[i] brings the
-// schema from version i to i+1 (PRAGMA user_version). Never edit a step
-// that has shipped: append a new one.
-var migrations = []string{
+// Migrations are the schema steps, in order. Migrations[i] brings the
+// schema from version i to i+1 (PRAGMA user_version). Step N makes the
+// same tables and columns as the PostgreSQL engine's step N. Never edit
+// a step that has shipped: append a new one, on both engines.
+var Migrations = []string{
 	// 1: initial schema.
 	`
 CREATE TABLE sold_keys (
@@ -171,8 +172,8 @@ BEGIN SELECT RAISE(ABORT, 'olr ledger: a released key stays released'); END;
 `,
 }
 
-// guardTriggers are the triggers Verify expects to find.
-var guardTriggers = []string{
+// Guards are the guard triggers, which Verify expects to find.
+var Guards = []string{
 	"audit_no_update", "audit_no_delete", "audit_head_no_delete",
 	"revocations_no_update", "revocations_no_delete", "crl_counter_grows",
 	"issued_licenses_immutable", "issued_licenses_revoked_final",
@@ -181,93 +182,61 @@ var guardTriggers = []string{
 	"pool_keys_released_final",
 }
 
-// SchemaVersion is the schema version this code writes.
-func SchemaVersion() int { return len(migrations) }
-
-// schemaState is what a database file says about itself.
-type schemaState struct {
-	version, appID int
-	objects        int // tables, indexes and triggers
+// State is what a database file says about itself.
+type State struct {
+	Version       int // PRAGMA user_version: the schema steps applied
+	ApplicationID int // PRAGMA application_id
+	Objects       int // tables, indexes and triggers
 }
 
-// readSchema reads the schema version and application ID without taking
+// Empty reports whether the database holds nothing at all: a new file,
+// a 0-byte one, or one truncated to its header.
+func (s State) Empty() bool { return s == State{} }
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readState reads the schema version and application ID without taking
 // any lock: a plain read, which a writer in WAL mode does not block.
-func readSchema(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (schemaState, error) {
-	var st schemaState
-	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&st.version); err != nil {
-		return st, fmt.Errorf("ledger: reading schema version: %w", err)
+func readState(ctx context.Context, q queryer) (State, error) {
+	var st State
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&st.Version); err != nil {
+		return st, fmt.Errorf("reading schema version: %w", err)
 	}
-	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&st.appID); err != nil {
-		return st, fmt.Errorf("ledger: reading application id: %w", err)
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&st.ApplicationID); err != nil {
+		return st, fmt.Errorf("reading application id: %w", err)
 	}
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&st.objects); err != nil {
-		return st, fmt.Errorf("ledger: reading schema: %w", err)
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&st.Objects); err != nil {
+		return st, fmt.Errorf("reading schema: %w", err)
 	}
 	return st, nil
 }
 
-// check says whether the file is an olr ledger this program can use: an
-// initialised ledger of this schema version or an older one. An empty
-// database (a 0-byte file, one truncated to its header) is not a new
-// ledger: only Create makes one.
-func (st schemaState) check() error {
-	switch {
-	case st.appID == 0 && st.version == 0 && st.objects == 0:
-		return fmt.Errorf("%w: the file holds no ledger (empty or truncated)", ErrNotInitialised)
-	case st.appID == 0 && st.version == 0:
-		return fmt.Errorf("%w (it has tables but no olr application id)", ErrNotLedger)
-	case st.appID != applicationID:
-		return fmt.Errorf("%w (application id %#x)", ErrNotLedger, st.appID)
-	case st.version == 0:
-		return fmt.Errorf("%w: the olr ledger was never given a schema (version 0)", ErrNotInitialised)
-	case st.version > len(migrations):
-		return fmt.Errorf("%w: schema version %d, this program knows up to %d; use a newer olr-sign",
-			ErrSchemaTooNew, st.version, len(migrations))
-	}
-	return nil
+// State returns what the database says about itself, as tx sees it.
+func (e *Engine) State(ctx context.Context, tx *sql.Tx) (State, error) {
+	return readState(ctx, tx)
 }
 
-// migrate brings the schema of an existing ledger up to date in one
-// write transaction, so a crash or a second process never sees half a
-// migration; with create, it first gives an empty database the whole
-// schema. The version is read again under the write lock, since another
-// process may have migrated meanwhile.
-func migrate(ctx context.Context, db *sql.DB, create bool) error {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see Open)
-	if err != nil {
-		return fmt.Errorf("ledger: starting migration: %w", describe(err))
-	}
-	defer tx.Rollback()
-	st, err := readSchema(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if create {
-		if st.appID != 0 || st.version != 0 || st.objects != 0 {
-			return fmt.Errorf("%w: the file is not empty", fs.ErrExist)
-		}
-	} else if err := st.check(); err != nil {
-		return err
-	}
-	if st.version == len(migrations) {
-		return nil
-	}
-	for i := st.version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("ledger: migrating schema to version %d: %w", i+1, describe(err))
+// Steps returns the number of schema steps this code knows.
+func (e *Engine) Steps() int { return len(Migrations) }
+
+// Migrate applies the steps after version from, and records the new
+// version and the application ID, in tx (from BeginSchema): a crash or
+// a second process never sees half a migration.
+func (e *Engine) Migrate(ctx context.Context, tx *sql.Tx, from int) error {
+	for i := from; i < len(Migrations); i++ {
+		if _, err := tx.ExecContext(ctx, Migrations[i]); err != nil {
+			return fmt.Errorf("migrating schema to version %d: %w", i+1, err)
 		}
 	}
 	// PRAGMA arguments cannot be bound parameters; both are integers.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
-		return fmt.Errorf("ledger: setting application id: %w", describe(err))
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)); err != nil {
+		return fmt.Errorf("setting application id: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
-		return fmt.Errorf("ledger: setting schema version: %w", describe(err))
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ledger: committing migration: %w", describe(err))
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(Migrations))); err != nil {
+		return fmt.Errorf("setting schema version: %w", err)
 	}
 	return nil
 }
