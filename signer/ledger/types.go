@@ -92,6 +92,61 @@ type SoldKey struct {
 	Updated time.Time
 }
 
+// soldKeyJSON is the JSON form of a SoldKey: the fields of a JSON sales
+// export (ImportJSON) under the same names, with the dates as
+// YYYY-MM-DD, left out when none, and the times the ledger set.
+type soldKeyJSON struct {
+	Key         string           `json:"license_key"`
+	Licensee    string           `json:"licensee"`
+	Type        olr.LicenseType  `json:"type"`
+	Product     string           `json:"product"`
+	Modules     map[string]Quota `json:"modules"`
+	Languages   []string         `json:"languages"`
+	Expires     string           `json:"expires,omitempty"`
+	Maintenance string           `json:"maintenance,omitempty"`
+	Created     time.Time        `json:"created,omitzero"`
+	Updated     time.Time        `json:"updated,omitzero"`
+}
+
+// MarshalJSON writes the key with the field names of a JSON sales
+// export (license_key, licensee, type, product, modules, languages,
+// expires, maintenance), plus created and updated once the ledger has
+// set them.
+func (k SoldKey) MarshalJSON() ([]byte, error) {
+	j := soldKeyJSON{Key: k.Key, Licensee: k.Licensee, Type: k.Type, Product: k.Product,
+		Modules: nonNilModules(k.Modules), Languages: k.Languages, Created: k.Created, Updated: k.Updated}
+	if j.Languages == nil {
+		j.Languages = []string{}
+	}
+	if !k.Expires.IsZero() {
+		j.Expires = k.Expires.Format(dateLayout)
+	}
+	if !k.Maintenance.IsZero() {
+		j.Maintenance = k.Maintenance.Format(dateLayout)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. It checks the dates'
+// form only: ImportJSON is the strict reader of keys from elsewhere.
+func (k *SoldKey) UnmarshalJSON(b []byte) error {
+	var j soldKeyJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	exp, err := parseDate(j.Expires)
+	if err != nil {
+		return fmt.Errorf("expires: %w", err)
+	}
+	mnt, err := parseDate(j.Maintenance)
+	if err != nil {
+		return fmt.Errorf("maintenance: %w", err)
+	}
+	*k = SoldKey{Key: j.Key, Licensee: j.Licensee, Type: j.Type, Product: j.Product, Modules: j.Modules,
+		Languages: j.Languages, Expires: exp, Maintenance: mnt, Created: j.Created, Updated: j.Updated}
+	return nil
+}
+
 // SameSale reports whether k and o record the same sale, ignoring the
 // times the ledger sets.
 func (k *SoldKey) SameSale(o *SoldKey) bool {

@@ -1,9 +1,12 @@
 package portal
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,9 +57,29 @@ func TestPools(t *testing.T) {
 	if got := avail(pv.Pool); got != "acb=70 obm=110" {
 		t.Fatalf("pool: %s", got)
 	}
-	ada.post("/api/pools/acme/issue-key", url.Values{"modules": {"obm=100, acb=60"}, "key": {"OEM-POOL-0001"}}).decode(t, http.StatusOK, &pv)
+	res := ada.post("/api/pools/acme/issue-key", url.Values{"modules": {"obm=100, acb=60"}, "key": {"OEM-POOL-0001"}})
+	res.decode(t, http.StatusOK, &pv)
 	if pv.Issued == nil || pv.Issued.Key != "OEM-POOL-0001" || avail(pv.Pool) != "acb=10 obm=10" {
 		t.Fatalf("issue-key: %+v, %s", pv.Issued, avail(pv.Pool))
+	}
+	// The key issued has the portal's lower-case field names, those of a
+	// JSON sales export, not Go's.
+	var raw struct {
+		Issued map[string]json.RawMessage `json:"issued_key"`
+	}
+	res.decode(t, http.StatusOK, &raw)
+	var names []string
+	for name := range raw.Issued {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if want := []string{"created", "languages", "license_key", "licensee", "modules", "product", "type", "updated"}; !slices.Equal(names, want) {
+		t.Errorf("issued_key has the fields %q, want %q", names, want)
+	}
+	var modules bytes.Buffer
+	json.Compact(&modules, raw.Issued["modules"])
+	if k, m := string(raw.Issued["license_key"]), modules.String(); k != `"OEM-POOL-0001"` || m != `{"acb":60,"obm":100}` {
+		t.Errorf("issued_key: license_key %s, modules %s", k, m)
 	}
 	var refused apiError
 	ada.post("/api/pools/acme/issue-key", url.Values{"modules": {"obm=20"}}).decode(t, http.StatusConflict, &refused)
