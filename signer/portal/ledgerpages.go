@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/olr-dev/olr/signer"
@@ -23,14 +22,11 @@ type ledgerView struct {
 	Problem  string    `json:"problem,omitempty"`
 	Checked  time.Time `json:"checked"`
 	Records  int64     `json:"records"`
-	// Anchor is the head as SEQ:HASH: note it outside the ledger, and a
-	// later verification proves nothing before it was rewritten.
+	// Anchor is the head as SEQ:HASH, as olr-sign prints it after a
+	// write (AuditHead.String): note it outside the ledger, and a later
+	// olr-sign ledger verify --anchor proves nothing before it was
+	// rewritten.
 	Anchor string `json:"anchor"`
-}
-
-// Anchor formats an audit head as SEQ:HASH.
-func Anchor(h ledger.AuditHead) string {
-	return strconv.FormatInt(h.Seq, 10) + ":" + hex.EncodeToString(h.Hash[:])
 }
 
 func (s *Server) ledgerPage(w http.ResponseWriter, r *http.Request, a *Account) {
@@ -52,7 +48,7 @@ func (s *Server) ledgerPage(w http.ResponseWriter, r *http.Request, a *Account) 
 		s.internalError(w, r, a, err)
 		return
 	}
-	v.Records, v.Anchor = h.Seq, Anchor(h)
+	v.Records, v.Anchor = h.Seq, h.String()
 	status := http.StatusOK
 	if !v.Verified {
 		status = http.StatusConflict

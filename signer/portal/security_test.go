@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/olr-dev/olr/olr"
 	"github.com/olr-dev/olr/olr/parts"
+	"github.com/olr-dev/olr/signer/ledger"
 )
 
 // TestLoginRateLimit: after DefaultAccountFailures wrong passwords, the
@@ -140,8 +142,16 @@ func TestRoles(t *testing.T) {
 	}
 	var ledgerState ledgerView
 	otto.get("/api/ledger").decode(t, http.StatusOK, &ledgerState)
-	if !ledgerState.Verified || !strings.HasPrefix(ledgerState.Anchor, "") || ledgerState.Anchor != Anchor(e.head()) {
-		t.Fatalf("ledger: %+v", ledgerState)
+	if !ledgerState.Verified || ledgerState.Anchor != e.head().String() {
+		t.Fatalf("ledger: %+v, head %s", ledgerState, e.head())
+	}
+	// The anchor is one olr-sign ledger verify --anchor takes.
+	anchor, err := ledger.ParseAnchor(ledgerState.Anchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.Verify(context.Background(), anchor); err != nil {
+		t.Fatalf("Verify with the desk's anchor: %v", err)
 	}
 }
 
