@@ -61,8 +61,8 @@ func migrated(t *testing.T) (*Engine, string) {
 	return e, path
 }
 
-// state reads the state of the file through a read transaction of e.
-func state(t *testing.T, e *Engine) State {
+// inRead returns what f reads in a read transaction of e.
+func inRead[T any](t *testing.T, e *Engine, f func(context.Context, *sql.Tx) (T, error)) T {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := e.BeginRead(ctx)
@@ -70,12 +70,15 @@ func state(t *testing.T, e *Engine) State {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	st, err := e.State(ctx, tx)
+	v, err := f(ctx, tx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return v
 }
+
+func state(t *testing.T, e *Engine) State         { return inRead(t, e, e.State) }
+func missingGuard(t *testing.T, e *Engine) string { return inRead(t, e, e.MissingGuard) }
 
 // TestCreate: Create makes the file and its directory private, in WAL
 // mode, never over an existing file; Migrate gives it every step and
@@ -106,17 +109,12 @@ func TestCreate(t *testing.T) {
 	if st := state(t, e); st.Version != e.Steps() || st.Version != len(Migrations) || st.ApplicationID != ApplicationID || st.Objects == 0 {
 		t.Errorf("after migrating: %+v", st)
 	}
-	tx, err := e.BeginRead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if g, err := e.MissingGuard(ctx, tx); err != nil || g != "" {
-		t.Errorf("guard %q missing (%v)", g, err)
+	if g := missingGuard(t, e); g != "" {
+		t.Errorf("guard %q missing", g)
 	}
 	// Every trigger the schema makes is a guard that Verify checks.
 	var triggers int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'").Scan(&triggers); err != nil || triggers != len(Guards) {
+	if err := e.DB().QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'").Scan(&triggers); err != nil || triggers != len(Guards) {
 		t.Errorf("%d triggers, %d guards (%v)", triggers, len(Guards), err)
 	}
 
@@ -160,13 +158,8 @@ func TestMigrateFromOlderStep(t *testing.T) {
 	if st := state(t, e); st.Version != len(Migrations) {
 		t.Errorf("after migrating: %+v", st)
 	}
-	rtx, err := e.BeginRead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rtx.Rollback()
-	if g, err := e.MissingGuard(ctx, rtx); err != nil || g != "" {
-		t.Errorf("guard %q missing (%v)", g, err)
+	if g := missingGuard(t, e); g != "" {
+		t.Errorf("guard %q missing", g)
 	}
 }
 
@@ -247,13 +240,8 @@ func TestGuards(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "DROP TRIGGER pools_fixed"); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := e.BeginRead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if g, err := e.MissingGuard(ctx, tx); err != nil || g != "pools_fixed" {
-		t.Errorf("a dropped guard: MissingGuard = %q, %v", g, err)
+	if g := missingGuard(t, e); g != "pools_fixed" {
+		t.Errorf("a dropped guard: MissingGuard = %q", g)
 	}
 }
 
