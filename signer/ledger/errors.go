@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/olr-dev/olr/signer/ledger/postgres"
 	"github.com/olr-dev/olr/signer/ledger/sqlite"
 )
 
@@ -40,7 +41,7 @@ var (
 	ErrDiskFull = errors.New("ledger: the disk holding the ledger is full")
 	// ErrCannotWrite is wrapped by errors from a write to a ledger whose
 	// file or file system is read-only.
-	ErrCannotWrite = errors.New("ledger: the ledger cannot be written (a read-only file, directory or mount)")
+	ErrCannotWrite = errors.New("ledger: the ledger cannot be written (a read-only file, directory or mount, or a database role or server that only reads)")
 )
 
 // BusyError reports that the ledger's write lock stayed with another
@@ -56,11 +57,13 @@ func (e *BusyError) Error() string {
 
 func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Err} }
 
-// describe wraps the SQLite errors an operator can act on with a
+// describe wraps the database errors an operator can act on with a
 // sentinel whose message says what to do about them.
 func describe(err error) error {
 	switch {
-	case sqlite.IsDiskFull(err):
+	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrCannotWrite):
+		return err // described already
+	case sqlite.IsDiskFull(err), postgres.IsDiskFull(err):
 		return fmt.Errorf("%w (%w)", ErrDiskFull, err)
 	case sqlite.IsReadOnly(err):
 		return fmt.Errorf("%w (%w)", ErrCannotWrite, err)
@@ -78,8 +81,11 @@ func describeWrite(err error) error {
 	if errors.Is(err, ErrDiskFull) || errors.Is(err, ErrCannotWrite) {
 		return err
 	}
-	if sqlite.IsDiskFull(err) || sqlite.IsReadOnly(err) {
+	if sqlite.IsDiskFull(err) || sqlite.IsReadOnly(err) || postgres.IsDiskFull(err) {
 		return describe(err)
+	}
+	if postgres.IsReadOnly(err) {
+		return fmt.Errorf("%w (%w)", ErrCannotWrite, err)
 	}
 	return err
 }

@@ -231,6 +231,9 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	}
 	stx, err := begin(qctx)
 	if err != nil {
+		if write {
+			err = describeWrite(err) // a PostgreSQL server may refuse the write lock to a read-only session
+		}
 		return fmt.Errorf("ledger: begin: %w", describe(err))
 	}
 	tx := &Tx{ctx: ctx, qctx: qctx, l: l, tx: stx, operator: operator, write: write, now: l.now().UTC()}

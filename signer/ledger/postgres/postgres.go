@@ -295,6 +295,15 @@ func IsConstraint(err error) bool { return strings.HasPrefix(sqlState(err), "23"
 // IsDiskFull reports whether err says the server's disk is full (53100).
 func IsDiskFull(err error) bool { return sqlState(err) == "53100" }
 
+// IsReadOnly reports whether err refused a write because the session may
+// only read: a read-only transaction, as on a standby server or in a
+// database set to default_transaction_read_only (25006), or a role not
+// granted the write (42501), as the ledger's read-only audit role is.
+func IsReadOnly(err error) bool {
+	s := sqlState(err)
+	return s == "25006" || s == "42501"
+}
+
 // Retryable is IsRetryable, for the ledger's engine interface.
 func (e *Engine) Retryable(err error) bool { return IsRetryable(err) }
 
