@@ -53,7 +53,7 @@ const (
 
 // PoolKeyView is one key of a pool.
 type PoolKeyView struct {
-	Key         string                  `json:"key"`
+	Key         string                  `json:"license_key"`
 	Licensee    string                  `json:"licensee"`
 	Modules     map[string]ledger.Quota `json:"modules"`
 	Languages   []string                `json:"languages"`
