@@ -107,22 +107,27 @@ func linkInside(dir, path string) (bool, error) {
 	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel), nil
 }
 
-// prepareOutDir creates dir if needed, locks it against other batches
-// and removes the temporary files a killed batch left there. The caller
-// calls unlock when done.
-func prepareOutDir(dir string) (unlock func(), err error) {
+// prepareOutDir creates dir if needed, locks it against other batches,
+// removes the temporary files a killed batch left there, and returns the
+// directory open, for syncing what the batch writes into it (see
+// writeLicenses). The caller calls release when done.
+func prepareOutDir(dir string) (d *os.File, release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	unlock, err = lockDir(dir)
+	unlock, err := lockDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := removeStaleTemps(dir); err != nil {
 		unlock()
-		return nil, err
+		return nil, nil, err
 	}
-	return unlock, nil
+	if d, err = os.Open(dir); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return d, func() { d.Close(); unlock() }, nil
 }
 
 // licenseOut is a license file to write: its base name and content.
@@ -136,10 +141,26 @@ type licenseOut struct {
 }
 
 // writeLicenses writes the license files of one committed transaction
-// into dir, each atomically (safefile.ReplaceMany), calling done for each
-// file as it is in place (wrote is false when the file already held
-// exactly that license).
-func writeLicenses(dir string, outs []licenseOut, done func(wrote bool)) error {
+// into the directory d, each through a temporary file renamed into place
+// (safefile.WriteMany), then makes them durable together with one sync
+// of the file system (safefile.SyncFS), calling done for each file as it
+// is in place (wrote is false when the file already held exactly that
+// license).
+//
+// One sync per transaction is all that crash safety needs, where a sync
+// per file used to be spent: a license file is written only after the
+// transaction that records it has committed, so a crash before the sync
+// can only lose license files of committed transactions, or leave them
+// empty; the batch run again answers those requests as replays, from
+// the ledger, and writes every file that is missing or differs. No
+// license is lost, none is issued twice, and a batch that returns has
+// every file durable.
+//
+// syncEach is the former scheme, kept to compare against: each file
+// synced before its rename (safefile.ReplaceMany), the directory synced
+// once at the end of the run.
+func writeLicenses(d *os.File, outs []licenseOut, syncEach bool, done func(wrote bool)) error {
+	dir := d.Name()
 	files := make([]safefile.File, 0, len(outs))
 	for _, o := range outs {
 		if o.mayExist {
@@ -150,8 +171,17 @@ func writeLicenses(dir string, outs []licenseOut, done func(wrote bool)) error {
 		}
 		files = append(files, safefile.File{Name: o.name, Data: o.data, Perm: 0o644})
 	}
-	err := safefile.ReplaceMany(dir, files, func(int) { done(true) })
-	if err != nil {
+	if len(files) == 0 {
+		return nil
+	}
+	write, sync := safefile.WriteMany, safefile.SyncFS
+	if syncEach {
+		write, sync = safefile.ReplaceMany, func(*os.File) error { return nil }
+	}
+	if err := write(dir, files, func(int) { done(true) }); err != nil {
+		return fmt.Errorf("writing licenses into %s: %w", dir, err)
+	}
+	if err := sync(d); err != nil {
 		return fmt.Errorf("writing licenses into %s: %w", dir, err)
 	}
 	return nil

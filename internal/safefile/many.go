@@ -29,7 +29,25 @@ const maxConcurrentSyncs = 32
 // directory itself is not synced: call SyncDir once after the last
 // ReplaceMany into it. On an error, the files not yet renamed are left as
 // they were and their temporaries removed.
-func ReplaceMany(dir string, files []File, done func(i int)) (err error) {
+func ReplaceMany(dir string, files []File, done func(i int)) error {
+	return replaceMany(dir, files, done, true)
+}
+
+// WriteMany writes each of files into dir through a temporary file
+// renamed over its name, as ReplaceMany does, so that no file is ever
+// seen half-written; but where the file system can be synced as a whole
+// it syncs none of them: the caller calls SyncFS once after its last
+// WriteMany into dir, which makes them all durable with one sync instead
+// of one per file. Until then a crash may lose the files or leave them
+// empty, so WriteMany is for files the caller can write again after a
+// crash (a batch's licenses, which the ledger holds). Where the file
+// system cannot be synced as a whole, each file is synced before its
+// rename, as ReplaceMany does, and SyncFS syncs the directory.
+func WriteMany(dir string, files []File, done func(i int)) error {
+	return replaceMany(dir, files, done, !canSyncFS)
+}
+
+func replaceMany(dir string, files []File, done func(i int), syncEach bool) (err error) {
 	type pending struct {
 		i    int
 		f    *os.File
@@ -63,23 +81,31 @@ func ReplaceMany(dir string, files []File, done func(i int)) (err error) {
 			return err
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(len(todo), maxConcurrentSyncs) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := int(next.Add(1) - 1); j < len(todo); j = int(next.Add(1) - 1) {
-				p := &todo[j]
-				p.werr = p.f.Sync()
-				if cerr := p.f.Close(); p.werr == nil {
-					p.werr = cerr
+	if syncEach {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(len(todo), maxConcurrentSyncs) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := int(next.Add(1) - 1); j < len(todo); j = int(next.Add(1) - 1) {
+					p := &todo[j]
+					p.werr = p.f.Sync()
+					if cerr := p.f.Close(); p.werr == nil {
+						p.werr = cerr
+					}
+					p.f = nil
 				}
-				p.f = nil
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+	} else {
+		for j := range todo {
+			p := &todo[j]
+			p.werr = p.f.Close()
+			p.f = nil
+		}
 	}
-	wg.Wait()
 	for j := range todo {
 		p := &todo[j]
 		if p.werr != nil {
