@@ -3,7 +3,6 @@ package signer
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -329,66 +328,6 @@ func licenseFiles(tb testing.TB, dir string) []string {
 		}
 	}
 	return out
-}
-
-// BenchmarkBatchIssue is batch issuing as olr-sign issue --batch runs it:
-// b.N hybrid-encrypted requests in a directory, a durable ledger (SQLite
-// file, WAL, synchronous=FULL) and license files fsynced into a
-// directory. Compare licenses/s with BenchmarkBatchBound.
-func BenchmarkBatchIssue(b *testing.B) {
-	e := newBatchEnv(b, b.N)
-	e.requests(b, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	res, err := e.batch().Run(context.Background(), e.in, e.out)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	if res.Issued != b.N || res.Written != b.N {
-		b.Fatalf("got %+v", res)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "licenses/s")
-}
-
-// BenchmarkBatchBound is the bare cryptography of one request, on a pool
-// of GOMAXPROCS workers: age decryption of a hybrid (ML-KEM-768 + X25519)
-// request and one Ed25519 signature. No batch can beat it.
-func BenchmarkBatchBound(b *testing.B) {
-	e := newBatchEnv(b, 0)
-	const distinct = 64
-	reqs := make([][]byte, distinct)
-	for i := range reqs {
-		req, err := olr.NewRequest(testProduct, testLicensee, batchKey(i), "host", "test", machine(i), time.Now())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if reqs[i], err = olr.EncryptRequest(req, []age.Recipient{e.rcpt}, true); err != nil {
-			b.Fatal(err)
-		}
-	}
-	msg := make([]byte, 1200) // the size of a license body
-	ids := []age.Identity{e.keys.Identity}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-				if _, err := olr.DecryptRequest(reqs[i%distinct], ids); err != nil {
-					b.Error(err)
-					return
-				}
-				ed25519.Sign(e.keys.Signing, msg)
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "licenses/s")
 }
 
 // A request that fails inside Record after Record has written (here: the
