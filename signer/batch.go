@@ -369,7 +369,7 @@ func (r *batchRun) record(chunk []batchItem) error {
 	for {
 		failed := -1
 		var failErr error
-		err := r.Issuer.Ledger.Update(r.ctx, r.Operator, func(tx *ledger.Tx) error {
+		err := r.Issuer.Ledger.UpdateAll(r.ctx, r.Operator, func(tx *ledger.Tx) error {
 			// Update may run this more than once: start afresh each time.
 			for i := range chunk {
 				it := &chunk[i]

@@ -97,7 +97,7 @@ func (is *Issuer) Issue(ctx context.Context, req *olr.Request, opts *IssueOption
 		return nil, err
 	}
 	var res *Result
-	err = is.Ledger.Update(ctx, operator, func(tx *ledger.Tx) error {
+	err = is.Ledger.UpdateAll(ctx, operator, func(tx *ledger.Tx) error {
 		var err error
 		res, err = is.Record(tx, p)
 		return err

@@ -251,10 +251,14 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	if err := ctx.Err(); err != nil {
 		return err // rolled back by the deferred function
 	}
-	done = true
 	if !write {
+		done = true
 		return stx.Rollback()
 	}
+	if tx.broken != nil {
+		return tx.broken // rolled back by the deferred function
+	}
+	done = true
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("ledger: commit: %w", describe(err))
 	}

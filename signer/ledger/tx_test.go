@@ -168,6 +168,77 @@ func testFailedMethodLeavesNothing(t *testing.T) {
 	verifyOK(t, l)
 }
 
+// TestUpdateAllCommitsNothingAfterAFailure: in UpdateAll, a method that
+// fails (here after its first write) keeps the whole transaction from
+// committing, even if fn goes on and returns nil; the methods called
+// after it fail too. A transaction without a failure commits.
+func TestUpdateAllCommitsNothingAfterAFailure(t *testing.T) {
+	onEngines(t, testUpdateAllCommitsNothingAfterAFailure)
+}
+
+func testUpdateAllCommitsNothingAfterAFailure(t *testing.T) {
+	l, _ := openTest(t)
+	ctx := context.Background()
+	putKeys(t, l, testKey("K-1"), testKey("K-2"), testKey("K-3"))
+	activate(t, l, "K-1", "01")
+	before, err := l.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.UpdateAll(ctx, testOperator, func(tx *Tx) error {
+		a, lic := newActivation("K-2", "01")
+		if err := tx.Activate(a, lic); err != nil {
+			t.Errorf("Activate K-2 = %v", err)
+		}
+		a, lic = newActivation("K-1", "02")
+		lic.RequestID = "R-K-1-01"
+		if _, err := tx.Transfer("new board", a, lic, false); !errors.Is(err, ErrDuplicate) {
+			t.Errorf("Transfer = %v, want ErrDuplicate", err)
+		}
+		a, lic = newActivation("K-3", "01")
+		if err := tx.Activate(a, lic); err == nil {
+			t.Error("Activate after a failure succeeded")
+		}
+		return nil // commit anyway
+	})
+	if !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("UpdateAll = %v, want the Transfer's ErrDuplicate", err)
+	}
+	if after, err := l.Head(ctx); err != nil || after != before {
+		t.Errorf("head after a failed UpdateAll: %+v, was %+v (%v)", after, before, err)
+	}
+	err = l.View(ctx, func(tx *Tx) error {
+		if a, err := tx.ActiveActivation("K-1"); err != nil || a.LicenseID != "L-K-1-01" {
+			t.Errorf("K-1 after a failed UpdateAll: %+v, %v", a, err)
+		}
+		for _, k := range []string{"K-2", "K-3"} {
+			if _, err := tx.ActiveActivation(k); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s activated by a failed UpdateAll: %v", k, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.UpdateAll(ctx, testOperator, func(tx *Tx) error {
+		for _, k := range []string{"K-2", "K-3"} {
+			a, lic := newActivation(k, "01")
+			if err := tx.Activate(a, lic); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after, err := l.Head(ctx); err != nil || after.Seq != before.Seq+2 {
+		t.Errorf("head after UpdateAll: %+v, was %+v (%v)", after, before, err)
+	}
+	verifyOK(t, l)
+}
+
 // A method that fails after writing its audit record (Log, whose move of
 // the audit head a trigger refuses; an import refused at its second key,
 // after the first was audited) leaves the head where it was: the next record chains to the last one that stayed, and the
