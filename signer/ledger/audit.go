@@ -224,37 +224,56 @@ func (tx *Tx) auditRefs(action, subject string, details map[string]any, known []
 		seq, ts, tx.operator, action, subject, string(dj), hex.EncodeToString(head.Hash[:]), hh); err != nil {
 		return fmt.Errorf("ledger: appending to the audit log: %w", err)
 	}
-	res, err := tx.exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?", seq, hh, head.Seq)
+	tx.head = &AuditHead{Seq: seq, Hash: h}
+	return nil
+}
+
+// auditHead returns the head as this transaction last wrote it, reading
+// it only the first time. The write transaction holds the ledger's write
+// lock, so nobody else moves the head meanwhile; atomic forgets a head
+// that a rolled-back method wrote.
+func (tx *Tx) auditHead() (AuditHead, error) {
+	if tx.head != nil {
+		return *tx.head, nil
+	}
+	h, err := tx.readHead()
+	if err != nil {
+		return h, err
+	}
+	tx.head, tx.headRead = &h, &h
+	return h, nil
+}
+
+// moveHead writes the head this transaction's audit records lead to into
+// the head table, once, before the commit, checking that the table
+// still holds the head the transaction started from.
+func (tx *Tx) moveHead() error {
+	if tx.head == nil || tx.headRead == nil || *tx.head == *tx.headRead {
+		return nil
+	}
+	res, err := tx.exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?",
+		tx.head.Seq, hex.EncodeToString(tx.head.Hash[:]), tx.headRead.Seq, hex.EncodeToString(tx.headRead.Hash[:]))
 	if err != nil {
 		return fmt.Errorf("ledger: moving the audit head: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return errors.New("ledger: audit head moved during the transaction")
 	}
-	tx.head = &AuditHead{Seq: seq, Hash: h}
 	return nil
 }
 
-// auditHead returns the head as this transaction last wrote it, reading
-// it only the first time. The write transaction holds SQLite's write lock,
-// so nobody else moves the head meanwhile; atomic forgets a head that a
-// rolled-back method wrote, and the UPDATE in audit still checks that
-// the head is where the cache says.
-func (tx *Tx) auditHead() (AuditHead, error) {
-	if tx.head != nil {
+// Head returns the latest audit record's sequence number and hash: in a
+// transaction that appended records, the head it moves the log to when
+// it commits; otherwise as recorded in the head table.
+func (tx *Tx) Head() (AuditHead, error) {
+	if tx.head != nil && tx.headRead != nil && *tx.head != *tx.headRead {
 		return *tx.head, nil
 	}
-	h, err := tx.Head()
-	if err != nil {
-		return h, err
-	}
-	tx.head = &h
-	return h, nil
+	return tx.readHead()
 }
 
-// Head returns the latest audit record's sequence number and hash, as
-// recorded in the head table.
-func (tx *Tx) Head() (AuditHead, error) {
+// readHead reads the head table.
+func (tx *Tx) readHead() (AuditHead, error) {
 	var h AuditHead
 	var hs string
 	if err := tx.queryRow("SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&h.Seq, &hs); err != nil {

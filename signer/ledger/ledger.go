@@ -258,6 +258,9 @@ func (l *Ledger) run(ctx context.Context, operator string, write bool, fn func(*
 	if tx.broken != nil {
 		return tx.broken // rolled back by the deferred function
 	}
+	if err := tx.moveHead(); err != nil {
+		return err
+	}
 	done = true
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("ledger: commit: %w", describe(err))

@@ -28,7 +28,9 @@ type Tx struct {
 	stmts map[string]*sql.Stmt
 	// head is the audit head as this transaction last wrote or read it
 	// (nil: not known yet); audit uses it instead of reading it again.
-	head *AuditHead
+	// headRead is the head as first read from the head table: the table
+	// is moved from it to head once, before the commit (moveHead).
+	head, headRead *AuditHead
 	// broken is set when a failed method could not be rolled back to its
 	// savepoint, or failed in an UpdateAll transaction: the transaction
 	// must not commit.
