@@ -85,38 +85,52 @@ type KeyState struct {
 	Pool *PoolMember
 }
 
+// keyStateQuery reads, in one statement, the sale of key ?1, its pool
+// membership, the license answering request ?2 and the key's active
+// license: what an issuing decision needs, for the common case (a first
+// activation) without another statement.
+var keyStateQuery = `SELECT ` + soldKeyColsOf + `, pk.pool, pk.role, pk.added, pk.released,
+	(SELECT license_id FROM issued_licenses WHERE request_id = ?2),
+	(SELECT license_id FROM activations WHERE license_key = ?1 AND state = 'active')
+FROM (SELECT 1) AS one
+LEFT JOIN sold_keys sk ON sk.license_key = ?1
+LEFT JOIN pool_keys pk ON pk.license_key = ?1`
+
 // KeyState reads what the ledger records about licenseKey and requestID.
 func (tx *Tx) KeyState(licenseKey, requestID string) (*KeyState, error) {
+	var kr keyRow
+	var pool, role, added, released, answer, active sql.NullString
+	dest := append(kr.dest(), &pool, &role, &added, &released, &answer, &active)
+	if err := tx.queryRow(keyStateQuery, licenseKey, requestID).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("ledger: reading the key's state: %w", err)
+	}
 	var st KeyState
 	var err error
-	optional := func(err error) error {
-		if errors.Is(err, ErrNotFound) {
-			return nil
+	if st.Sold, err = kr.soldKey(); err != nil {
+		return nil, fmt.Errorf("ledger: reading key: %w", err)
+	}
+	if answer.Valid {
+		if st.Answer, err = tx.License(answer.String); err != nil {
+			return nil, err
 		}
-		return err
-	}
-	if st.Sold, err = tx.Key(licenseKey); optional(err) != nil {
-		return nil, err
-	}
-	if st.Answer, err = tx.LicenseByRequest(requestID); optional(err) != nil {
-		return nil, err
-	}
-	if st.Answer != nil {
-		if st.AnswerActivation, err = tx.ActivationByLicense(st.Answer.ID); err != nil {
+		if st.AnswerActivation, err = tx.ActivationByLicense(answer.String); err != nil {
 			return nil, err
 		}
 	}
 	if st.Sold == nil {
 		return &st, nil
 	}
-	if st.Pool, err = tx.PoolMember(licenseKey); optional(err) != nil {
-		return nil, err
+	if pool.Valid {
+		st.Pool = &PoolMember{Key: licenseKey, Pool: pool.String}
+		if err := st.Pool.set(role.String, added.String, released); err != nil {
+			return nil, fmt.Errorf("ledger: reading pool key: %w", err)
+		}
 	}
-	if st.Active, err = tx.ActiveActivation(licenseKey); optional(err) != nil {
-		return nil, err
-	}
-	if st.Active != nil {
-		if st.ActiveLicense, err = tx.License(st.Active.LicenseID); err != nil {
+	if active.Valid {
+		if st.ActiveLicense, err = tx.License(active.String); err != nil {
+			return nil, err
+		}
+		if st.Active, err = tx.ActivationByLicense(active.String); err != nil {
 			return nil, err
 		}
 	}

@@ -18,36 +18,58 @@ var (
 	keyQuery = "SELECT " + keyCols + " FROM sold_keys WHERE license_key = ?"
 )
 
-// scanKey reads one sold_keys row. Its errors carry no "ledger:" prefix:
-// the caller adds it once.
-func scanKey(row scanner) (*SoldKey, error) {
-	var k SoldKey
-	var typ, modules, languages, created, updated string
-	var expires, maintenance sql.NullString
-	if err := row.Scan(&k.Key, &k.Licensee, &typ, &k.Product, &modules, &languages, &expires, &maintenance, &created, &updated); err != nil {
-		return nil, err
+// keyRow is a sold_keys row as scanned: every column may be NULL, as
+// when a LEFT JOIN finds no key.
+type keyRow struct {
+	key, licensee, typ, product, modules, languages, expires, maintenance, created, updated sql.NullString
+}
+
+// dest returns the scan destinations of the columns, in keyCols order.
+func (r *keyRow) dest() []any {
+	return []any{&r.key, &r.licensee, &r.typ, &r.product, &r.modules, &r.languages, &r.expires, &r.maintenance, &r.created, &r.updated}
+}
+
+// soldKey returns the key the row holds, or nil for a row of NULLs. Its
+// errors carry no "ledger:" prefix: the caller adds it once.
+func (r *keyRow) soldKey() (*SoldKey, error) {
+	if !r.key.Valid {
+		return nil, nil
 	}
-	k.Type = olr.LicenseType(typ)
-	if err := json.Unmarshal([]byte(modules), &k.Modules); err != nil {
+	k := SoldKey{Key: r.key.String, Licensee: r.licensee.String, Type: olr.LicenseType(r.typ.String), Product: r.product.String}
+	if err := json.Unmarshal([]byte(r.modules.String), &k.Modules); err != nil {
 		return nil, fmt.Errorf("key modules: %w", err)
 	}
-	if err := json.Unmarshal([]byte(languages), &k.Languages); err != nil {
+	if err := json.Unmarshal([]byte(r.languages.String), &k.Languages); err != nil {
 		return nil, fmt.Errorf("key languages: %w", err)
 	}
 	var err error
-	if k.Expires, err = parseDate(expires.String); err != nil {
+	if k.Expires, err = parseDate(r.expires.String); err != nil {
 		return nil, fmt.Errorf("key expiry: %w", err)
 	}
-	if k.Maintenance, err = parseDate(maintenance.String); err != nil {
+	if k.Maintenance, err = parseDate(r.maintenance.String); err != nil {
 		return nil, fmt.Errorf("key maintenance date: %w", err)
 	}
-	if k.Created, err = parseTime(created); err != nil {
+	if k.Created, err = parseTime(r.created.String); err != nil {
 		return nil, fmt.Errorf("key created time: %w", err)
 	}
-	if k.Updated, err = parseTime(updated); err != nil {
+	if k.Updated, err = parseTime(r.updated.String); err != nil {
 		return nil, fmt.Errorf("key updated time: %w", err)
 	}
 	return &k, nil
+}
+
+// scanKey reads one sold_keys row. Its errors carry no "ledger:" prefix:
+// the caller adds it once.
+func scanKey(row scanner) (*SoldKey, error) {
+	var r keyRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	k, err := r.soldKey()
+	if err == nil && k == nil {
+		err = errors.New("key row of NULLs")
+	}
+	return k, err
 }
 
 // Key returns the sold key, compared exactly (case sensitive). It

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -642,3 +643,85 @@ func ExampleLedger_Update() {
 }
 
 func hexString(h [32]byte) string { return fmt.Sprintf("%x", h[:]) }
+
+// TestKeyStateAgreesWithItsParts: KeyState, one statement in the common
+// case, returns what the single reads (Key, LicenseByRequest, PoolMember,
+// ActiveActivation, License, ActivationByLicense) return, for keys sold
+// or not, active, superseded, pooled or released, and requests answered
+// or not, for this key or another.
+func TestKeyStateAgreesWithItsParts(t *testing.T) { onEngines(t, testKeyStateAgreesWithItsParts) }
+
+func testKeyStateAgreesWithItsParts(t *testing.T) {
+	l, _ := openTest(t)
+	putKeys(t, l, testKey("K-1"), testKey("K-2"), testKey("K-3"))
+	activate(t, l, "K-1", "01")
+	old := activate(t, l, "K-3", "01")
+	update(t, l, func(tx *Tx) error { return tx.Supersede(old.ID) })
+	activate(t, l, "K-3", "02")
+	makePool(t, l, "p1", poolSource("S-1", map[string]Quota{"obm": 10}))
+	for _, k := range []string{"I-1", "I-2"} {
+		if err := issueFromPool(l, "p1", poolKey(k, map[string]Quota{"obm": 1})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(t, l, func(tx *Tx) error { return tx.ReleasePoolKey("I-2") })
+	activate(t, l, "I-1", "01")
+
+	optional := func(err error) error {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	parts := func(tx *Tx, key, request string) (*KeyState, error) {
+		var st KeyState
+		var err error
+		if st.Sold, err = tx.Key(key); optional(err) != nil {
+			return nil, err
+		}
+		if st.Answer, err = tx.LicenseByRequest(request); optional(err) != nil {
+			return nil, err
+		}
+		if st.Answer != nil {
+			if st.AnswerActivation, err = tx.ActivationByLicense(st.Answer.ID); err != nil {
+				return nil, err
+			}
+		}
+		if st.Sold == nil {
+			return &st, nil
+		}
+		if st.Pool, err = tx.PoolMember(key); optional(err) != nil {
+			return nil, err
+		}
+		if st.Active, err = tx.ActiveActivation(key); optional(err) != nil {
+			return nil, err
+		}
+		if st.Active != nil {
+			if st.ActiveLicense, err = tx.License(st.Active.LicenseID); err != nil {
+				return nil, err
+			}
+		}
+		return &st, nil
+	}
+	err := l.View(context.Background(), func(tx *Tx) error {
+		for _, key := range []string{"K-1", "K-2", "K-3", "K-9", "S-1", "I-1", "I-2"} {
+			for _, request := range []string{"R-K-1-01", "R-K-3-01", "R-K-3-02", "R-I-1-01", "R-none"} {
+				got, err := tx.KeyState(key, request)
+				if err != nil {
+					t.Fatalf("KeyState(%s, %s): %v", key, request, err)
+				}
+				want, err := parts(tx, key, request)
+				if err != nil {
+					t.Fatalf("%s, %s: %v", key, request, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("KeyState(%s, %s) = %+v, want %+v", key, request, got, want)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -227,6 +227,11 @@ func scanMember(row scanner, m *PoolMember, extra ...any) error {
 	if err := row.Scan(append([]any{&m.Key, &m.Pool, &role, &added, &released}, extra...)...); err != nil {
 		return err
 	}
+	return m.set(role, added, released)
+}
+
+// set fills in the member's role and times from their stored text.
+func (m *PoolMember) set(role, added string, released sql.NullString) error {
 	m.Role = PoolRole(role)
 	var err error
 	if m.Added, err = parseTime(added); err != nil {
