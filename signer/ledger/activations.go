@@ -204,36 +204,24 @@ func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) ([]rowRef, err
 	if err := checkActivation(a, lic); err != nil {
 		return nil, err
 	}
-	// The storage invariants, in one statement, so that a violation has
-	// its own error rather than a constraint failure.
-	var exists, active, pooled bool
-	var n int
-	if err := tx.queryRow(`SELECT
-	EXISTS (SELECT 1 FROM sold_keys WHERE license_key = ?1),
-	EXISTS (SELECT 1 FROM activations WHERE license_key = ?1 AND state = 'active'),
-	EXISTS (SELECT 1 FROM pool_keys WHERE license_key = ?1 AND (role = 'source' OR released IS NOT NULL)),
-	(SELECT count(*) FROM issued_licenses WHERE license_id = ?2 OR request_id = ?3) +
-	(SELECT count(*) FROM activations WHERE license_id = ?2 OR request_id = ?3)`,
-		a.Key, lic.ID, lic.RequestID).Scan(&exists, &active, &pooled, &n); err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
-	}
-	switch {
-	case !exists:
-		return nil, notFound("license key")
-	case active:
-		return nil, ErrAlreadyActive
-	case pooled:
-		// Its CALs are a pool's (a source), or back in the pool (released).
-		return nil, fmt.Errorf("%w: a pool's source or released key does not activate", ErrPooled)
-	case n != 0:
-		return nil, fmt.Errorf("%w: license ID or request ID", ErrDuplicate)
-	}
-
-	// RETURNING gives the rows as written, for their audit hashes.
+	// The license goes in only if the key's invariants hold, checked by
+	// the same statement: the key was sold, has no active activation, and
+	// is neither a pool's source nor a released pool key. When nothing
+	// goes in, activationRefusal says which; an ID recorded before is a
+	// constraint violation. RETURNING gives the rows as written, for
+	// their audit hashes.
 	now := formatTime(tx.now)
 	licT, actT := tableSpec("issued_licenses"), tableSpec("activations")
-	licVals, err := scanRowValues(tx.queryRow("INSERT INTO issued_licenses ("+licenseCols+") VALUES (?, ?, ?, ?, ?, ?, 'active') RETURNING "+licT.cols,
+	licVals, err := scanRowValues(tx.queryRow(`INSERT INTO issued_licenses (`+licenseCols+`)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'active'
+WHERE EXISTS (SELECT 1 FROM sold_keys WHERE license_key = ?2)
+AND NOT EXISTS (SELECT 1 FROM activations WHERE license_key = ?2 AND state = 'active')
+AND NOT EXISTS (SELECT 1 FROM pool_keys WHERE license_key = ?2 AND (role = 'source' OR released IS NOT NULL))
+RETURNING `+licT.cols,
 		lic.ID, lic.Key, lic.RequestID, lic.File, now, tx.operator), columnCount(licT.cols))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tx.activationRefusal(a.Key)
+	}
 	if err != nil {
 		return nil, constraintError("recording license", err)
 	}
@@ -261,9 +249,33 @@ func (tx *Tx) insertActivation(a *Activation, lic *IssuedLicense) ([]rowRef, err
 	return []rowRef{licRef, actRef}, nil
 }
 
-// constraintError maps a constraint violation that slipped past the
-// explicit checks (it should not) to the sentinel a caller can test: the
-// index that allows one active activation per key, or a unique ID.
+// activationRefusal says why the key may not be activated: it was never
+// sold, it is active, or its CALs are a pool's.
+func (tx *Tx) activationRefusal(licenseKey string) error {
+	var exists, active, pooled bool
+	if err := tx.queryRow(`SELECT
+	EXISTS (SELECT 1 FROM sold_keys WHERE license_key = ?1),
+	EXISTS (SELECT 1 FROM activations WHERE license_key = ?1 AND state = 'active'),
+	EXISTS (SELECT 1 FROM pool_keys WHERE license_key = ?1 AND (role = 'source' OR released IS NOT NULL))`,
+		licenseKey).Scan(&exists, &active, &pooled); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	switch {
+	case !exists:
+		return notFound("license key")
+	case active:
+		return ErrAlreadyActive
+	case pooled:
+		// Its CALs are a pool's (a source), or back in the pool (released).
+		return fmt.Errorf("%w: a pool's source or released key does not activate", ErrPooled)
+	}
+	return errors.New("ledger: recording license: refused, for no reason found")
+}
+
+// constraintError maps a constraint violation to the sentinel a caller
+// can test: a unique ID recorded before (ErrDuplicate), or the index that
+// allows one active activation per key (ErrAlreadyActive: the explicit
+// checks should have refused it first).
 func constraintError(what string, err error) error {
 	if !isConstraint(err) {
 		return fmt.Errorf("ledger: %s: %w", what, err)
