@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/olr-dev/olr/olr"
 )
@@ -36,13 +37,13 @@ func (r *keyRow) soldKey() (*SoldKey, error) {
 		return nil, nil
 	}
 	k := SoldKey{Key: r.key.String, Licensee: r.licensee.String, Type: olr.LicenseType(r.typ.String), Product: r.product.String}
-	if err := json.Unmarshal([]byte(r.modules.String), &k.Modules); err != nil {
+	var err error
+	if k.Modules, err = decodeModules(r.modules.String); err != nil {
 		return nil, fmt.Errorf("key modules: %w", err)
 	}
-	if err := json.Unmarshal([]byte(r.languages.String), &k.Languages); err != nil {
+	if k.Languages, err = decodeLanguages(r.languages.String); err != nil {
 		return nil, fmt.Errorf("key languages: %w", err)
 	}
-	var err error
 	if k.Expires, err = parseDate(r.expires.String); err != nil {
 		return nil, fmt.Errorf("key expiry: %w", err)
 	}
@@ -56,6 +57,92 @@ func (r *keyRow) soldKey() (*SoldKey, error) {
 		return nil, fmt.Errorf("key updated time: %w", err)
 	}
 	return &k, nil
+}
+
+// decodeModules decodes the modules of a sale as stored: the JSON object
+// encodeSale writes ({"acb":20,"mobile":"unlimited"}) is read directly,
+// since every issuing reads a sale; anything else goes through
+// encoding/json, which says what is wrong with it.
+func decodeModules(s string) (map[string]Quota, error) {
+	slow := func() (map[string]Quota, error) {
+		var m map[string]Quota
+		err := json.Unmarshal([]byte(s), &m)
+		return m, err
+	}
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return slow()
+	}
+	m := map[string]Quota{}
+	for rest := s[1 : len(s)-1]; rest != ""; {
+		name, after, ok := jsonPlainString(rest)
+		if !ok || after == "" || after[0] != ':' {
+			return slow()
+		}
+		value, next, _ := strings.Cut(after[1:], ",")
+		var q Quota
+		switch n, err := olr.ParseQuota(value); {
+		case value == `"unlimited"`:
+			q = Unlimited
+		case err == nil && value[0] != 'u': // ParseQuota also takes unlimited bare
+			q = Quota(n)
+		default:
+			return slow()
+		}
+		if _, dup := m[name]; dup || next == "" && strings.HasSuffix(after, ",") {
+			return slow()
+		}
+		m[name] = q
+		rest = next
+	}
+	return m, nil
+}
+
+// decodeLanguages decodes the languages of a sale as stored, a JSON
+// array of strings, as decodeModules does.
+func decodeLanguages(s string) ([]string, error) {
+	slow := func() ([]string, error) {
+		var l []string
+		err := json.Unmarshal([]byte(s), &l)
+		return l, err
+	}
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return slow()
+	}
+	l := []string{}
+	for rest := s[1 : len(s)-1]; rest != ""; {
+		tag, after, ok := jsonPlainString(rest)
+		if !ok {
+			return slow()
+		}
+		l = append(l, tag)
+		if after == "" {
+			break
+		}
+		if after[0] != ',' || len(after) == 1 {
+			return slow()
+		}
+		rest = after[1:]
+	}
+	return l, nil
+}
+
+// jsonPlainString reads a JSON string at the start of s that holds only
+// letters, digits and '-' (module names, language tags), and returns it
+// and what follows; ok is false for anything else.
+func jsonPlainString(s string) (str, rest string, ok bool) {
+	if len(s) < 2 || s[0] != '"' {
+		return "", "", false
+	}
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return s[1:i], s[i+1:], i > 1
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-':
+		default:
+			return "", "", false
+		}
+	}
+	return "", "", false
 }
 
 // scanKey reads one sold_keys row. Its errors carry no "ledger:" prefix:
