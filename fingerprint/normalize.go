@@ -159,8 +159,20 @@ func isPlaceholder(s string) bool {
 			return true
 		}
 	}
-	compact := strings.NewReplacer("-", "", ":", "", " ", "", ".", "").Replace(l)
-	return compact == "" || allSame(compact)
+	// Separators aside, nothing, or one character repeated. (A Replacer
+	// built here on each call cost more than the rest of reading a
+	// request's factors.)
+	var first rune = -1
+	for _, r := range l {
+		switch {
+		case r == '-' || r == ':' || r == ' ' || r == '.':
+		case first == -1:
+			first = r
+		case r != first:
+			return false
+		}
+	}
+	return true
 }
 
 // asciiLower lower-cases A-Z only, so that the placeholder rule does not
