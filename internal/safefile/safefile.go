@@ -74,31 +74,59 @@ func Kind(mode fs.FileMode) string {
 // Open opens path for reading if, after following symbolic links, it is a
 // regular file. The open itself does not block on a FIFO or a device.
 func Open(path string) (*os.File, error) {
+	f, _, err := open(path)
+	return f, err
+}
+
+// open is Open, also returning the file's size.
+func open(path string) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|openNoBlock, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, &NotRegularError{Mode: fi.Mode()}
+		return nil, 0, &NotRegularError{Mode: fi.Mode()}
 	}
-	return f, nil
+	return f, fi.Size(), nil
 }
 
 // ReadFile reads the regular file at path, refusing one longer than limit
 // bytes without reading more than limit+1 of it.
 func ReadFile(path string, limit int64) ([]byte, error) {
-	f, err := Open(path)
+	f, size, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadLimited(f, limit)
+	if size > limit {
+		return nil, &TooLargeError{Limit: limit}
+	}
+	// Read into a buffer of the size the file had when opened, plus room
+	// to see that it has grown: one allocation where io.ReadAll makes
+	// several.
+	buf := make([]byte, 0, size+512)
+	for {
+		n, err := f.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, &TooLargeError{Limit: limit}
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // ReadLimited reads r to its end, refusing more than limit bytes.

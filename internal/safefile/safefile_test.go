@@ -91,6 +91,23 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
+// A regular file may hold more than its size says (Linux's /proc files
+// say 0): ReadFile reads to the end all the same, within the limit.
+func TestReadFileBeyondItsSize(t *testing.T) {
+	const path = "/proc/self/status"
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != 0 {
+		t.Skipf("no %s of size 0 here", path)
+	}
+	data, err := safefile.ReadFile(path, 1<<16)
+	if err != nil || len(data) <= 512 || !bytes.HasPrefix(data, []byte("Name:")) || !bytes.HasSuffix(data, []byte("\n")) {
+		t.Errorf("read %d bytes (%q...), %v", len(data), data[:min(len(data), 20)], err)
+	}
+	if _, err := safefile.ReadFile(path, 100); !errors.Is(err, safefile.ErrTooLarge) {
+		t.Errorf("with a limit of 100 bytes: %v", err)
+	}
+}
+
 func TestNotRegularErrorNamesTheKind(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
