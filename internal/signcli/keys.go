@@ -1,6 +1,7 @@
 package signcli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -95,11 +96,7 @@ func keysListCommand() *cli.Command {
 				return err
 			}
 			defer l.Close()
-			type row struct {
-				ledger.SoldKey
-				Activation *ledger.Activation `json:"activation,omitempty"`
-			}
-			var rows []row
+			var rows []keyRow
 			err = l.View(c.Context, func(tx *ledger.Tx) error {
 				keys, err := tx.Keys()
 				for _, k := range keys {
@@ -107,7 +104,7 @@ func keysListCommand() *cli.Command {
 					if aerr != nil && !errors.Is(aerr, ledger.ErrNotFound) {
 						return aerr
 					}
-					rows = append(rows, row{k, a})
+					rows = append(rows, keyRow{k, a})
 				}
 				return err
 			})
@@ -165,12 +162,34 @@ func keysShowCommand() *cli.Command {
 	}
 }
 
+// keyRow is one line of keys list.
+type keyRow struct {
+	ledger.SoldKey
+	Activation *ledger.Activation
+}
+
+// MarshalJSON writes the sale as the ledger writes it, with the active
+// activation, if any, as one more member: the sale's own MarshalJSON
+// would otherwise stand for the whole row and leave the activation out.
+func (r keyRow) MarshalJSON() ([]byte, error) {
+	sale, err := json.Marshal(r.SoldKey)
+	if err != nil || r.Activation == nil {
+		return sale, err
+	}
+	act, err := json.Marshal(r.Activation)
+	if err != nil {
+		return nil, err
+	}
+	out := append(sale[:len(sale)-1:len(sale)-1], `,"activation":`...)
+	return append(append(out, act...), '}'), nil
+}
+
 // keyHistory is what keys show prints.
 type keyHistory struct {
-	Key         *ledger.SoldKey
-	Activations []ledger.Activation
-	Licenses    []ledger.IssuedLicense
-	Transfers   []ledger.Transfer
+	Key         *ledger.SoldKey        `json:"key"`
+	Activations []ledger.Activation    `json:"activations"`
+	Licenses    []ledger.IssuedLicense `json:"licenses"`
+	Transfers   []ledger.Transfer      `json:"transfers"`
 }
 
 func readKeyHistory(c *cli.Context, l *ledger.Ledger, key string) (*keyHistory, error) {

@@ -203,18 +203,18 @@ const (
 
 // Activation records that a key was activated on one machine.
 type Activation struct {
-	ID  int64 // set by the ledger
-	Key string
+	ID  int64  `json:"id"` // set by the ledger
+	Key string `json:"license_key"`
 	// Fingerprint is the JSON text of the machine's raw factors, as they
 	// arrived in the encrypted request. The vendor may hold raw values;
-	// they never leave the ledger in clear.
-	Fingerprint json.RawMessage
-	LicenseID   string
-	RequestID   string
-	State       ActivationState
-	Created     time.Time
+	// they never leave the vendor in clear (licenses carry salted hashes).
+	Fingerprint json.RawMessage `json:"fingerprint"`
+	LicenseID   string          `json:"license_id"`
+	RequestID   string          `json:"request_id"`
+	State       ActivationState `json:"state"`
+	Created     time.Time       `json:"created"`
 	// Ended is when the activation stopped being active; zero while it is.
-	Ended time.Time
+	Ended time.Time `json:"ended,omitzero"`
 }
 
 // LicenseStatus is the status of an issued license.
@@ -229,35 +229,35 @@ const (
 
 // IssuedLicense is a signed license file the vendor handed out.
 type IssuedLicense struct {
-	ID  string
-	Key string
+	ID  string `json:"license_id"`
+	Key string `json:"license_key"`
 	// RequestID is the ID of the request this license answers. It is
 	// unique, so replaying a request finds the license already issued.
-	RequestID string
+	RequestID string `json:"request_id"`
 	// File is the license.olr exactly as issued.
-	File     []byte
-	Issued   time.Time     // set by the ledger
-	Operator string        // set by the ledger
-	Status   LicenseStatus // set by the ledger
+	File     []byte        `json:"file,omitempty"`
+	Issued   time.Time     `json:"issued"`   // set by the ledger
+	Operator string        `json:"operator"` // set by the ledger
+	Status   LicenseStatus `json:"status"`   // set by the ledger
 }
 
 // Transfer records the move of a key from one machine to another.
 type Transfer struct {
-	ID          int64
-	Key         string
-	FromLicense string
-	ToLicense   string
-	Time        time.Time
-	Operator    string
-	Reason      string
+	ID          int64     `json:"id"`
+	Key         string    `json:"license_key"`
+	FromLicense string    `json:"from_license"`
+	ToLicense   string    `json:"to_license"`
+	Time        time.Time `json:"time"`
+	Operator    string    `json:"operator"`
+	Reason      string    `json:"reason"`
 }
 
 // Revocation records that a license was revoked.
 type Revocation struct {
-	LicenseID string
-	Reason    string
-	Time      time.Time
-	Operator  string
+	LicenseID string    `json:"license_id"`
+	Reason    string    `json:"reason"`
+	Time      time.Time `json:"time"`
+	Operator  string    `json:"operator"`
 }
 
 // AuditRecord is one entry of the append-only audit log. See the package
