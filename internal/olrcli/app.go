@@ -99,6 +99,11 @@ const allowSoftwareTPM = "OLR_ALLOW_SOFTWARE_TPM"
 // package fingerprint/machine, exactly as a product does. The caller
 // closes the machine, which releases its TPM.
 func collect(c *cli.Context) (*machine.Machine, error) {
+	return collectMachine(c, os.Getenv(allowSoftwareTPM) == "1")
+}
+
+// collectMachine is collect, admitting a software TPM when allowSoftware.
+func collectMachine(c *cli.Context, allowSoftware bool) (*machine.Machine, error) {
 	root := c.String("root")
 	if root != "" {
 		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
@@ -107,7 +112,7 @@ func collect(c *cli.Context) (*machine.Machine, error) {
 	} else {
 		root = thisMachine
 	}
-	opts := machine.Options{Root: root, TPM: c.String("tpm"), AllowSoftwareTPM: os.Getenv(allowSoftwareTPM) == "1"}
+	opts := machine.Options{Root: root, TPM: c.String("tpm"), AllowSoftwareTPM: allowSoftware}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
 	m, err := machine.Collect(ctx, opts)
