@@ -152,12 +152,12 @@ func parseBody(body []byte) (*License, error) {
 	l.Binding = fingerprint.Binding{Salt: salt, Policy: pol, Factors: make([]fingerprint.HashedFactor, 0, 16)}
 	for v, ok := p.optional("factor"); ok; v, ok = p.optional("factor") {
 		k, h, _ := strings.Cut(v, " ")
-		hb, err := decodeB64(h, len(fingerprint.Hash{}))
-		if err != nil {
+		var hash fingerprint.Hash
+		if err := decodeB64Into(hash[:], h); err != nil {
 			p.fail("factor: %v", err)
 			break
 		}
-		l.Binding.Factors = append(l.Binding.Factors, fingerprint.HashedFactor{Kind: fingerprint.Kind(k), Hash: fingerprint.Hash(hb)})
+		l.Binding.Factors = append(l.Binding.Factors, fingerprint.HashedFactor{Kind: fingerprint.Kind(k), Hash: hash})
 	}
 	if format == licenseFormatV2 {
 		l.TPM = p.tpmBinding()

@@ -225,12 +225,24 @@ var b64 = base64.RawStdEncoding.Strict()
 
 // decodeB64 decodes canonical unpadded standard base64 of exactly n bytes.
 func decodeB64(s string, n int) ([]byte, error) {
-	if len(s) != base64.RawStdEncoding.EncodedLen(n) {
-		return nil, fmt.Errorf("want %d bytes in unpadded base64", n)
-	}
-	b, err := b64.DecodeString(s)
-	if err != nil || len(b) != n {
-		return nil, fmt.Errorf("want %d bytes in canonical unpadded base64", n)
+	b := make([]byte, n)
+	if err := decodeB64Into(b, s); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// decodeB64Into decodes canonical unpadded standard base64 of exactly
+// len(dst) bytes into dst, which it leaves undefined on an error.
+func decodeB64Into(dst []byte, s string) error {
+	n := len(dst)
+	if len(s) != base64.RawStdEncoding.EncodedLen(n) {
+		return fmt.Errorf("want %d bytes in unpadded base64", n)
+	}
+	var buf [64]byte // room for a hash or a signature: no allocation
+	src := append(buf[:0], s...)
+	if m, err := b64.Decode(dst, src); err != nil || m != n {
+		return fmt.Errorf("want %d bytes in canonical unpadded base64", n)
+	}
+	return nil
 }
