@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/gctune"
 	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/signer"
 )
@@ -52,6 +53,7 @@ func runIssueBatch(c *cli.Context, opts *signer.IssueOptions) error {
 		bar = &progressBar{w: os.Stderr}
 		b.Progress = bar.update
 	}
+	defer gctune.Batch()()
 	start := time.Now()
 	res, err := b.Run(c.Context, in, out)
 	bar.clear()
