@@ -305,15 +305,19 @@ func (is *Issuer) Decide(st *ledger.KeyState, p *Prepared) (*Decision, error) {
 		d.Refused = p.Refused
 		return d, nil
 	}
+	// The machine the key is active on is judged under the binding of the
+	// license that activated it, with that license's own match policy.
+	var active *olr.License
 	if st.Active != nil && st.ActiveLicense != nil {
-		if _, err := olr.ParseLicenseUnauthenticated(st.ActiveLicense.File); err != nil {
+		var err error
+		if active, err = olr.ParseLicenseUnauthenticated(st.ActiveLicense.File); err != nil {
 			return nil, fmt.Errorf("ledger holds an unreadable license %s: %v", st.ActiveLicense.ID, err)
 		}
 	}
 	switch {
 	case st.Active == nil:
 		d.Outcome = Issued
-	case sameMachine(st.ActiveLicense, &req.Fingerprint):
+	case active != nil && active.Binding.Match(&req.Fingerprint).Pass:
 		d.Outcome, d.Superseded = Reissued, st.ActiveLicense.ID
 	case p.Options.Transfer != "":
 		d.Outcome, d.Superseded = Transferred, st.ActiveLicense.ID
@@ -384,14 +388,6 @@ func activationOf(p *Prepared) (*ledger.Activation, *ledger.IssuedLicense, error
 	}
 	return &ledger.Activation{Key: req.LicenseKey, Fingerprint: fpJSON, LicenseID: p.License.ID, RequestID: req.ID},
 		&ledger.IssuedLicense{ID: p.License.ID, Key: req.LicenseKey, RequestID: req.ID, File: p.File}, nil
-}
-
-// sameMachine judges a new fingerprint against the binding of the license
-// that activated the key, under that license's own match policy (Record
-// has checked that the license parses).
-func sameMachine(active *ledger.IssuedLicense, fp *fingerprint.Fingerprint) bool {
-	l, err := olr.ParseLicenseUnauthenticated(active.File)
-	return err == nil && l.Binding.Match(fp).Pass
 }
 
 // sameSale reports whether a and b (either may be nil) record the same
