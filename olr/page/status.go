@@ -72,7 +72,7 @@ func lastDay(t *time.Time) string {
 	if end.Hour() == 0 && end.Minute() == 0 && end.Second() == 0 {
 		return end.AddDate(0, 0, -1).Format(time.DateOnly) + " (the last day)"
 	}
-	return "before " + end.Format("2006-01-02 15:04 UTC")
+	return "before " + end.Format(shownTime)
 }
 
 // LicenseInfo is the License Details section.
@@ -175,6 +175,32 @@ func maskKey(key string) string {
 	return b.String() + key[i+1:]
 }
 
+// reasonText is the title of each failure Reason, and for most a hint
+// that says what to do on this page.
+var reasonText = map[olr.Reason]struct{ title, hint string }{
+	olr.ReasonNotInstalled: {"No license installed",
+		"generate an offline license request below, send req.olr to the vendor, and import the license.olr it sends back"},
+	olr.ReasonHardwareMismatch: {"License for another machine", ""},
+	olr.ReasonGraceExpired: {"Grace period over",
+		"the hardware changed: generate a new offline license request and send it to the vendor"},
+	olr.ReasonWrongProduct: {"License for another product", ""},
+	olr.ReasonExpired: {"License expired",
+		"ask the vendor to renew the license, then import the new license.olr"},
+	olr.ReasonNotYetValid: {"License not yet valid",
+		"check the system clock, or wait for the license's start date"},
+	olr.ReasonRevoked: {"License revoked",
+		"the vendor revoked this license: contact the vendor"},
+	olr.ReasonClockRollback: {"Clock set back",
+		"set the system clock to the current time"},
+	olr.ReasonUntrustedKey: {"License from an unknown vendor key",
+		"this product does not trust the key that signed the file: is it a license for this product's vendor?"},
+	olr.ReasonBadSignature: {"Damaged license",
+		"the file was altered after the vendor signed it: use the license.olr exactly as the vendor sent it"},
+	olr.ReasonMalformed:         {"Not a license", ""},
+	olr.ReasonUnsupported:       {"Not a license", ""},
+	olr.ReasonFingerprintFailed: {"Cannot read this machine", ""},
+}
+
 // problemOf explains a verification result: its error, with a hint that
 // says what to do on this page.
 func problemOf(res *olr.Result, err error) *Problem {
@@ -184,12 +210,14 @@ func problemOf(res *olr.Result, err error) *Problem {
 		p.Message = ve.Err.Error()
 	}
 	p.Hint = store.Hint(err) // a damaged state file says how to repair it
+	if t, ok := reasonText[res.Reason]; ok {
+		p.Title = t.title
+		if t.hint != "" {
+			p.Hint = t.hint
+		}
+	}
 	switch res.Reason {
-	case olr.ReasonNotInstalled:
-		p.Title = "No license installed"
-		p.Hint = "generate an offline license request below, send req.olr to the vendor, and import the license.olr it sends back"
 	case olr.ReasonHardwareMismatch:
-		p.Title = "License for another machine"
 		switch m := res.Match; {
 		case m != nil && len(m.RequiredUnmatched) > 0:
 			p.Hint = fmt.Sprintf("the license requires the %s factor to match: restore that hardware, or generate a new offline license request", m.RequiredUnmatched[0])
@@ -198,38 +226,12 @@ func problemOf(res *olr.Result, err error) *Problem {
 		default:
 			p.Hint = "this license was issued for another machine: generate an offline license request on this machine and send req.olr to the vendor"
 		}
-	case olr.ReasonGraceExpired:
-		p.Title = "Grace period over"
-		p.Hint = "the hardware changed: generate a new offline license request and send it to the vendor"
-	case olr.ReasonWrongProduct:
-		p.Title = "License for another product"
-	case olr.ReasonExpired:
-		p.Title = "License expired"
-		p.Hint = "ask the vendor to renew the license, then import the new license.olr"
-	case olr.ReasonNotYetValid:
-		p.Title = "License not yet valid"
-		p.Hint = "check the system clock, or wait for the license's start date"
-	case olr.ReasonRevoked:
-		p.Title = "License revoked"
-		p.Hint = "the vendor revoked this license: contact the vendor"
-	case olr.ReasonClockRollback:
-		p.Title = "Clock set back"
-		p.Hint = "set the system clock to the current time"
-	case olr.ReasonUntrustedKey:
-		p.Title = "License from an unknown vendor key"
-		p.Hint = "this product does not trust the key that signed the file: is it a license for this product's vendor?"
-	case olr.ReasonBadSignature:
-		p.Title = "Damaged license"
-		p.Hint = "the file was altered after the vendor signed it: use the license.olr exactly as the vendor sent it"
 	case olr.ReasonMalformed, olr.ReasonUnsupported:
-		p.Title = "Not a license"
 		if errors.Is(err, store.ErrDamaged) || errors.Is(err, store.ErrRevocationsMissing) {
 			p.Title = "Damaged license state"
 		} else if p.Hint == "" {
 			p.Hint = "choose the license.olr file the vendor sent, or paste its text from -----BEGIN OLR LICENSE----- to the END line"
 		}
-	case olr.ReasonFingerprintFailed:
-		p.Title = "Cannot read this machine"
 	}
 	return p
 }
