@@ -33,7 +33,7 @@ var funcs = template.FuncMap{
 		if t == nil {
 			return "never"
 		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
+		return t.UTC().Format(shownTime)
 	},
 	"unix":  func(t *time.Time) int64 { return t.Unix() },
 	"day":   lastDay,
@@ -63,15 +63,23 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, p *product, cod
 	if pend, _, err := h.pendingWithCodes(p); err == nil && pend != nil && (s.License == nil || s.License.RequestID != pend.ID) {
 		v.Pending = pend
 	}
-	var b bytes.Buffer
-	if err := h.tmpl.ExecuteTemplate(&b, "page.html", v); err != nil {
+	if err := h.writeHTML(w, code, "page.html", v); err != nil {
 		h.log.ErrorContext(r.Context(), "license page: template", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+	}
+}
+
+// writeHTML renders the template name with data and sends it with code;
+// nothing is sent when the template fails.
+func (h *Handler) writeHTML(w http.ResponseWriter, code int, name string, data any) error {
+	var b bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	w.Write(b.Bytes())
+	return nil
 }
 
 // fail shows an error page for a request that has no product page to
@@ -79,19 +87,19 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, p *product, cod
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
 	p := asProblem(err)
 	if code == 0 {
-		code = p.code
+		code = p.status()
 	}
-	if code == 0 {
-		code = http.StatusInternalServerError
-	}
-	var b bytes.Buffer
-	if terr := h.tmpl.ExecuteTemplate(&b, "error.html", p); terr != nil {
+	if h.writeHTML(w, code, "error.html", p) != nil {
 		http.Error(w, p.Message, code)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(code)
-	w.Write(b.Bytes())
+}
+
+// status is the HTTP status of p: 500 unless it says otherwise.
+func (p *Problem) status() int {
+	if p.code == 0 {
+		return http.StatusInternalServerError
+	}
+	return p.code
 }
 
 // asProblem turns any error into a Problem; an unexpected one keeps its
@@ -106,11 +114,7 @@ func asProblem(err error) *Problem {
 
 func (h *Handler) failJSON(w http.ResponseWriter, err error) {
 	p := asProblem(err)
-	code := p.code
-	if code == 0 {
-		code = http.StatusInternalServerError
-	}
-	writeJSON(w, code, struct {
+	writeJSON(w, p.status(), struct {
 		Error *Problem `json:"error"`
 	}{p})
 }
