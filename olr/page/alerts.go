@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,8 +126,8 @@ func (m *Monitor) alerts(ctx context.Context, p *product, s *Status, res *olr.Re
 
 func readAlerts(path string) []string {
 	data, err := safefile.ReadFile(path, 1<<20)
-	if errors.Is(err, fs.ErrNotExist) || err != nil {
-		return nil
+	if err != nil {
+		return nil // none recorded, or unreadable: raise them again
 	}
 	var keys []string
 	if json.NewDecoder(bytes.NewReader(data)).Decode(&keys) != nil {

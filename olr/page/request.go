@@ -123,7 +123,7 @@ func (h *Handler) pending(p *product) (*Pending, error) {
 	return &pend, nil
 }
 
-// pendingFile returns the pending request of p with its armored file and
+// pendingWithCodes returns the pending request of p with its armored file and
 // its QR codes.
 func (h *Handler) pendingWithCodes(p *product) (*Pending, []*qrcode.Code, error) {
 	pend, err := h.pending(p)
