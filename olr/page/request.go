@@ -80,14 +80,8 @@ func (h *Handler) generate(r *http.Request, p *product, licensee, key string) (*
 		return nil, &Problem{Title: "Cannot read the TPM", code: http.StatusInternalServerError, Message: err.Error(),
 			Hint: "check that the product may open the TPM (/dev/tpmrm0, the tss group)"}
 	}
-	bin, err := olr.EncryptRequestCompressed(req, h.cfg.Vendor, false)
+	arm, err := olr.EncryptRequestCompressed(req, h.cfg.Vendor, true)
 	if err != nil {
-		return nil, err
-	}
-	var arm bytes.Buffer
-	aw := armor.NewWriter(&arm)
-	aw.Write(bin)
-	if err := aw.Close(); err != nil {
 		return nil, err
 	}
 	pend := &Pending{ID: req.ID, Created: now.UTC().Truncate(time.Second), Licensee: licensee, Key: maskKey(key)}
@@ -95,7 +89,7 @@ func (h *Handler) generate(r *http.Request, p *product, licensee, key string) (*
 	if err := os.MkdirAll(p.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := safefile.Replace(filepath.Join(p.StateDir, pendingFile), arm.Bytes(), 0o644); err != nil {
+	if err := safefile.Replace(filepath.Join(p.StateDir, pendingFile), arm, 0o644); err != nil {
 		return nil, err
 	}
 	if err := safefile.Replace(filepath.Join(p.StateDir, pendingMeta), append(meta, '\n'), 0o644); err != nil {
@@ -103,7 +97,7 @@ func (h *Handler) generate(r *http.Request, p *product, licensee, key string) (*
 	}
 	h.log.InfoContext(r.Context(), "license: offline license request generated", "product", p.Name,
 		"request_id", req.ID, "factors", len(fp.Factors))
-	pend.Armored = arm.String()
+	pend.Armored = string(arm)
 	return pend, nil
 }
 
