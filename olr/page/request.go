@@ -1,7 +1,6 @@
 package page
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"filippo.io/age/armor"
@@ -117,18 +117,28 @@ func (h *Handler) pending(p *product) (*Pending, error) {
 	return &pend, nil
 }
 
-// pendingWithCodes returns the pending request of p with its armored file and
-// its QR codes.
-func (h *Handler) pendingWithCodes(p *product) (*Pending, []*qrcode.Code, error) {
+// pendingWithFile returns the pending request of p with its armored file.
+func (h *Handler) pendingWithFile(p *product) (*Pending, error) {
 	pend, err := h.pending(p)
 	if err != nil || pend == nil {
-		return nil, nil, err
+		return nil, err
 	}
 	arm, err := safefile.ReadFile(filepath.Join(p.StateDir, pendingFile), olr.MaxRequestSize)
 	if err != nil {
+		return nil, err
+	}
+	pend.Armored = string(arm)
+	return pend, nil
+}
+
+// pendingWithCodes returns the pending request of p with its armored file
+// and its QR codes.
+func (h *Handler) pendingWithCodes(p *product) (*Pending, []*qrcode.Code, error) {
+	pend, err := h.pendingWithFile(p)
+	if err != nil || pend == nil {
 		return nil, nil, err
 	}
-	bin, err := io.ReadAll(armor.NewReader(bytes.NewReader(arm)))
+	bin, err := io.ReadAll(armor.NewReader(strings.NewReader(pend.Armored)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", pendingFile, err)
 	}
@@ -136,7 +146,6 @@ func (h *Handler) pendingWithCodes(p *product) (*Pending, []*qrcode.Code, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	pend.Armored = string(arm)
 	for _, c := range codes {
 		pend.Parts = append(pend.Parts, PartInfo{Index: c.Part.Index, Count: c.Part.Count, Version: c.Version,
 			Text: c.Part.Text(), Image: fmt.Sprintf("request/qr/%d?product=%s", c.Part.Index, p.Name)})
@@ -172,7 +181,7 @@ func (h *Handler) serveRequestFile(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, 0, err)
 		return
 	}
-	pend, _, err := h.pendingWithCodes(p)
+	pend, err := h.pendingWithFile(p)
 	if err != nil || pend == nil {
 		h.fail(w, r, http.StatusNotFound, &Problem{Title: "No request", Message: "no offline license request was generated on this page",
 			Hint: "generate one with the Generate button"})
