@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/olr-dev/olr/internal/safefile"
@@ -156,7 +157,7 @@ func (s *Store) CheckQuotas(lic *olr.License, usage map[string]int64, p QuotaPol
 			out = append(out, o)
 		}
 	}
-	slices.SortFunc(out, func(a, b Overrun) int { return cmpString(a.Module, b.Module) })
+	slices.SortFunc(out, func(a, b Overrun) int { return strings.Compare(a.Module, b.Module) })
 	if len(out) == 0 && len(old) == 0 {
 		return nil, events, nil
 	}
@@ -191,14 +192,4 @@ func step(o *Overrun, p QuotaPolicy, now time.Time) []QuotaEvent {
 		}
 	}
 	return nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
