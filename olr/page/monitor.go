@@ -166,7 +166,7 @@ func (m *Monitor) quotas(ctx context.Context, p *product, l *olr.License, s *Sta
 				default:
 					mi.Available = fmt.Sprint(mod.Quota - used)
 				}
-				mi.Over = used > 0 && (!licensed || (mod.Quota != olr.Unlimited && used > mod.Quota))
+				mi.Over = store.Exceeds(l, name, used)
 			}
 		}
 		s.Modules = append(s.Modules, mi)

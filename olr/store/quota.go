@@ -110,6 +110,13 @@ func (s *Store) Overruns() ([]Overrun, error) {
 	return out, nil
 }
 
+// Exceeds reports whether used, the usage of module, is beyond what lic
+// allows: above its quota, or any use of a module lic lacks.
+func Exceeds(lic *olr.License, module string, used int64) bool {
+	m, licensed := lic.Module(module)
+	return used > 0 && (!licensed || (m.Quota != olr.Unlimited && used > m.Quota))
+}
+
 // CheckQuotas compares usage (per module, as the product counts it) with
 // the quotas of lic at now, records the overruns and returns those in
 // force and the steps taken since the last check, each step once:
@@ -137,7 +144,7 @@ func (s *Store) CheckQuotas(lic *olr.License, usage map[string]int64, p QuotaPol
 	for _, name := range modules {
 		used := usage[name]
 		m, licensed := lic.Module(name)
-		over := used > 0 && (!licensed || (m.Quota != olr.Unlimited && used > m.Quota))
+		over := Exceeds(lic, name, used)
 		i := slices.IndexFunc(old, func(o Overrun) bool { return o.Module == name })
 		switch {
 		case !over && i >= 0:
