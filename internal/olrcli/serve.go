@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -113,7 +114,7 @@ func runServe(c *cli.Context) error {
 	var ln net.Listener
 	var handler http.Handler = h
 	if isUnix {
-		os.Remove(socket) // a stale socket from an earlier run
+		removeStaleSocket(socket)
 		ln, err = net.Listen("unix", socket)
 		if err == nil {
 			err = os.Chmod(socket, 0o600)
@@ -169,6 +170,15 @@ func runServe(c *cli.Context) error {
 		os.Remove(socket)
 	}
 	return nil
+}
+
+// removeStaleSocket removes the socket an earlier run left at path, and
+// nothing else: --listen unix: naming a key, the state or any other file
+// by mistake fails with "address already in use" instead of deleting it.
+func removeStaleSocket(path string) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
+		os.Remove(path)
+	}
 }
 
 // checkListen allows a loopback address, and any other only with TLS.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +49,30 @@ func TestAlertHookDoesNotBlock(t *testing.T) {
 	h.Alert(context.Background(), page.Alert{Event: page.AlertInvalid, Message: "late"})
 	if !strings.Contains(logs.String(), "stopping") {
 		t.Fatalf("late alert not logged: %s", logs.String())
+	}
+}
+
+// TestRemoveStaleSocket: olr serve --listen unix:PATH replaces a socket
+// left by an earlier run, and never a file of another kind.
+func TestRemoveStaleSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "page.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no unix sockets here: %v", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	removeStaleSocket(sock)
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Fatalf("stale socket still there: %v", err)
+	}
+	key := filepath.Join(dir, "vendor.key")
+	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removeStaleSocket(key)
+	if _, err := os.Stat(key); err != nil {
+		t.Fatalf("a regular file at the socket path was removed: %v", err)
 	}
 }
