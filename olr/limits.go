@@ -55,4 +55,6 @@ const (
 	// ledger: a sale it accepts must fit in a license.
 	MaxModules   = maxModules
 	MaxLanguages = maxLanguages
+	// MaxNotes is the bound above, for code that adds notes to a request.
+	MaxNotes = maxNotes
 )

@@ -12,9 +12,6 @@ import (
 	"github.com/olr-dev/olr/olr"
 )
 
-// maxNotes bounds the notes a request carries, as the request format does.
-const maxNotes = 64
-
 // Attach adds the machine's TPM endorsement keys, their certificates and
 // the chain certificates to req, which makes it an olr-request/v2, so that
 // the vendor can bind the license to the TPM. What could not be read goes
@@ -31,7 +28,7 @@ func Attach(ctx context.Context, m *machine.Machine, req *olr.Request) error {
 		return nil
 	}
 	for _, n := range e.Notes {
-		if len(req.Fingerprint.Notes) < maxNotes {
+		if len(req.Fingerprint.Notes) < olr.MaxNotes {
 			req.Fingerprint.Notes = append(req.Fingerprint.Notes, "tpm: "+n)
 		}
 	}
