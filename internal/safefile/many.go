@@ -48,8 +48,8 @@ func WriteMany(dir string, files []File, done func(i int)) error {
 }
 
 func replaceMany(dir string, files []File, done func(i int), syncEach bool) (err error) {
+	// todo[i] is the temporary file of files[i].
 	type pending struct {
-		i    int
 		f    *os.File
 		tmp  string
 		werr error
@@ -65,7 +65,7 @@ func replaceMany(dir string, files []File, done func(i int), syncEach bool) (err
 			}
 		}
 	}()
-	for i, file := range files {
+	for _, file := range files {
 		if strings.ContainsRune(file.Name, filepath.Separator) || file.Name == "" {
 			return fmt.Errorf("safefile: %q is not a file name", file.Name)
 		}
@@ -73,7 +73,7 @@ func replaceMany(dir string, files []File, done func(i int), syncEach bool) (err
 		if err != nil {
 			return err
 		}
-		todo = append(todo, pending{i: i, f: f, tmp: f.Name()})
+		todo = append(todo, pending{f: f, tmp: f.Name()})
 		if err := f.Chmod(file.Perm); err != nil {
 			return err
 		}
@@ -111,12 +111,12 @@ func replaceMany(dir string, files []File, done func(i int), syncEach bool) (err
 		if p.werr != nil {
 			return p.werr
 		}
-		if err := os.Rename(p.tmp, filepath.Join(dir, files[p.i].Name)); err != nil {
+		if err := os.Rename(p.tmp, filepath.Join(dir, files[j].Name)); err != nil {
 			return err
 		}
 		p.tmp = ""
 		if done != nil {
-			done(p.i)
+			done(j)
 		}
 	}
 	return nil
