@@ -105,7 +105,6 @@ type Config struct {
 type Handler struct {
 	cfg      Config
 	products []*product
-	mux      *http.ServeMux
 	handler  http.Handler
 	log      *slog.Logger
 	tmpl     *template.Template
@@ -151,7 +150,7 @@ func New(cfg Config) (*Handler, error) {
 	cfg.Quota = cfg.Quota.withDefaults()
 	h := &Handler{cfg: cfg, log: cfg.Logger}
 	for i, p := range cfg.Products {
-		if err := olr.CheckText(p.Name); err != nil || !isName(p.Name) {
+		if !isName(p.Name) { // which also makes it a valid license field
 			return nil, fmt.Errorf("page: product name %q: want lower-case letters, digits and '-'", p.Name)
 		}
 		if slices.ContainsFunc(cfg.Products[:i], func(q Product) bool { return q.Name == p.Name }) {
@@ -200,7 +199,6 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/request", h.apiPending)
 	m.HandleFunc("POST /api/request", h.apiRequest)
 	m.HandleFunc("POST /api/import", h.apiImport)
-	h.mux = m
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
 	h.handler = csrf.Handler(m)
