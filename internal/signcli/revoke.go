@@ -1,17 +1,16 @@
 package signcli
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safetext"
 	"github.com/olr-dev/olr/olr"
+	"github.com/olr-dev/olr/signer"
 	"github.com/olr-dev/olr/signer/ledger"
 )
 
@@ -75,21 +74,8 @@ func crlCommand() *cli.Command {
 			defer l.Close()
 			var data []byte
 			var crl *olr.RevocationList
-			err = updateLedger(c, l, func(tx *ledger.Tx) error {
-				revs, err := tx.Revocations()
-				if err != nil {
-					return err
-				}
-				n, err := tx.NextCRLNumber()
-				if err != nil {
-					return err
-				}
-				crl = &olr.RevocationList{KeyID: olr.KeyIDOf(k.Signing.Public().(ed25519.PublicKey)), Number: n, Issued: tx.Now().UTC().Truncate(time.Second)}
-				for _, r := range revs {
-					crl.Revoked = append(crl.Revoked, r.LicenseID)
-				}
-				crl.Revoked = sorted(crl.Revoked)
-				data, err = olr.SignRevocationList(crl, k.Signing)
+			err = updateLedger(c, l, func(tx *ledger.Tx) (err error) {
+				crl, data, err = signer.PublishCRL(tx, k)
 				return err
 			})
 			if err != nil {
