@@ -310,10 +310,8 @@ func requestAndOutput(c *cli.Context, k *signer.Keys) (*olr.Request, string, str
 	if cliutil.SameFile(out, c.Args().First()) {
 		return nil, "", "", cliutil.Usagef("the output %s is the request itself", out)
 	}
-	if out != "-" {
-		if err := checkOutput(c, out, licenseOutput); err != nil {
-			return nil, "", "", err
-		}
+	if err := checkOutput(c, out, licenseOutput); err != nil {
+		return nil, "", "", err
 	}
 	req, path, err := readRequest(c, k)
 	return req, path, out, err

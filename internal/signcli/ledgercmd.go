@@ -138,14 +138,7 @@ func ledgerAnchorCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cliutil.BadArgs(c, "ledger anchor takes no arguments")
 			}
-			if err := checkOutput(c, c.String("output"), anchorOutput); err != nil && c.String("output") != "-" {
-				return err
-			}
-			k, err := loadKeys(c)
-			if err != nil {
-				return err
-			}
-			l, err := openLedger(c, readLedger)
+			k, l, err := signingFromLedger(c, anchorOutput, readLedger)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/olr-dev/olr/internal/cliutil"
 	"github.com/olr-dev/olr/internal/safefile"
 	"github.com/olr-dev/olr/signer"
+	"github.com/olr-dev/olr/signer/ledger"
 )
 
 // What olr-sign writes with -o, and how it tells a file of that type.
@@ -71,8 +72,12 @@ func writeOutput(c *cli.Context, path string, data []byte, kind outputKind) erro
 }
 
 // checkOutput refuses an output path that names a file the commands rely
-// on, or an existing file of another kind (without --force).
+// on, or an existing file of another kind (without --force). Standard
+// output ("-") is always accepted.
 func checkOutput(c *cli.Context, path string, kind outputKind) error {
+	if path == "-" {
+		return nil
+	}
 	for _, p := range protectedFiles(c) {
 		if cliutil.SameFile(path, p.path) {
 			return cliutil.WithHint(fmt.Errorf("-o %s is %s: refusing to overwrite it", path, p.what), cliutil.ExitUsage,
@@ -97,6 +102,25 @@ func checkOutput(c *cli.Context, path string, kind outputKind) error {
 	}
 	return cliutil.WithHint(fmt.Errorf("-o %s exists and is not a %s: refusing to replace it", path, kind.what), cliutil.ExitUsage,
 		"choose another file, or replace it anyway with --force")
+}
+
+// signingFromLedger checks -o, then loads the vendor key and opens the
+// ledger: what a command that signs a file from the ledger needs. -o
+// comes first so that a refused output asks for no passphrase. The
+// caller closes the ledger.
+func signingFromLedger(c *cli.Context, kind outputKind, access ledgerAccess) (*signer.Keys, *ledger.Ledger, error) {
+	if err := checkOutput(c, c.String("output"), kind); err != nil {
+		return nil, nil, err
+	}
+	k, err := loadKeys(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := openLedger(c, access)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, l, nil
 }
 
 type protected struct{ path, what string }

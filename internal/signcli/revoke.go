@@ -59,15 +59,7 @@ func crlCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cliutil.BadArgs(c, "crl takes no arguments")
 			}
-			out := c.String("output")
-			if err := checkOutput(c, out, crlOutput); err != nil && out != "-" {
-				return err
-			}
-			k, err := loadKeys(c)
-			if err != nil {
-				return err
-			}
-			l, err := openLedger(c, writeLedger)
+			k, l, err := signingFromLedger(c, crlOutput, writeLedger)
 			if err != nil {
 				return err
 			}
@@ -81,7 +73,7 @@ func crlCommand() *cli.Command {
 			if err != nil {
 				return ledgerError(l.Path(), err)
 			}
-			if err := writeOutput(c, out, data, crlOutput); err != nil {
+			if err := writeOutput(c, c.String("output"), data, crlOutput); err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "olr-sign: wrote revocation list number %d with %d licenses\n", crl.Number, len(crl.Revoked))
