@@ -17,16 +17,6 @@ import (
 const passwordEnv = "OLR_USER_PASSWORD"
 
 func usersCommand() *cli.Command {
-	nameArg := func(c *cli.Context) (string, error) {
-		if c.NArg() != 1 {
-			return "", cliutil.BadArgs(c, "%s takes one account name", c.Command.FullName())
-		}
-		name := c.Args().First()
-		if err := portal.CheckName(name); err != nil {
-			return "", cliutil.Usagef("%v", err)
-		}
-		return name, nil
-	}
 	return &cli.Command{
 		Name:  "users",
 		Usage: "the support desk's accounts, in the ledger",
@@ -41,7 +31,7 @@ func usersCommand() *cli.Command {
 				Flags: []cli.Flag{ledgerFlag, operatorFlag,
 					&cli.StringFlag{Name: "role", Required: true, Usage: "`ROLE`: support, admin or auditor"}},
 				Action: func(c *cli.Context) error {
-					name, err := nameArg(c)
+					name, err := accountName(c)
 					if err != nil {
 						return err
 					}
@@ -60,38 +50,16 @@ func usersCommand() *cli.Command {
 					})
 				},
 			},
-			{
-				Name:      "passwd",
-				Usage:     "set an account's password (ends its sessions)",
-				ArgsUsage: "NAME",
-				Flags:     []cli.Flag{ledgerFlag, operatorFlag},
-				Action: func(c *cli.Context) error {
-					name, err := nameArg(c)
-					if err != nil {
-						return err
-					}
-					return changeAccount(c, name, false, func(a *portal.Account) (err error) {
-						a.PasswordHash, err = newPasswordHash(name)
-						return err
-					})
-				},
-			},
-			{
-				Name:      "disable",
-				Usage:     "disable an account (ends its sessions; accounts are never deleted)",
-				ArgsUsage: "NAME",
-				Flags:     []cli.Flag{ledgerFlag, operatorFlag},
-				Action: func(c *cli.Context) error {
-					name, err := nameArg(c)
-					if err != nil {
-						return err
-					}
-					return changeAccount(c, name, false, func(a *portal.Account) error {
-						a.Disabled = true
-						return nil
-					})
-				},
-			},
+			changeCommand("passwd", "set an account's password (ends its sessions)",
+				func(a *portal.Account) (err error) {
+					a.PasswordHash, err = newPasswordHash(a.Name)
+					return err
+				}),
+			changeCommand("disable", "disable an account (ends its sessions; accounts are never deleted)",
+				func(a *portal.Account) error {
+					a.Disabled = true
+					return nil
+				}),
 			{
 				Name:  "list",
 				Usage: "list the accounts",
@@ -124,6 +92,36 @@ func usersCommand() *cli.Command {
 					return tw.Flush()
 				},
 			},
+		},
+	}
+}
+
+// accountName is the one argument of the users subcommands.
+func accountName(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", cliutil.BadArgs(c, "%s takes one account name", c.Command.FullName())
+	}
+	name := c.Args().First()
+	if err := portal.CheckName(name); err != nil {
+		return "", cliutil.Usagef("%v", err)
+	}
+	return name, nil
+}
+
+// changeCommand is a users subcommand that applies change to an existing
+// account.
+func changeCommand(name, usage string, change func(*portal.Account) error) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "NAME",
+		Flags:     []cli.Flag{ledgerFlag, operatorFlag},
+		Action: func(c *cli.Context) error {
+			account, err := accountName(c)
+			if err != nil {
+				return err
+			}
+			return changeAccount(c, account, false, change)
 		},
 	}
 }
