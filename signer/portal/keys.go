@@ -89,12 +89,12 @@ func (s *Server) keysPage(w http.ResponseWriter, r *http.Request, a *Account) {
 		s.internalError(w, r, a, err)
 		return
 	}
-	if byID != "" && !isAPI(r) {
-		http.Redirect(w, r, keyURL(byID), http.StatusSeeOther)
-		return
-	}
 	if byID != "" {
-		http.Redirect(w, r, "/api"+keyURL(byID), http.StatusSeeOther)
+		u := keyURL(byID)
+		if isAPI(r) {
+			u = "/api" + u
+		}
+		http.Redirect(w, r, u, http.StatusSeeOther)
 		return
 	}
 	s.render(w, r, a, http.StatusOK, "keys", v)
@@ -120,6 +120,10 @@ type LicenseRow struct {
 	Issued    time.Time `json:"issued"`
 	Operator  string    `json:"operator"`
 	Status    string    `json:"status"`
+}
+
+func licenseRow(l *ledger.IssuedLicense) LicenseRow {
+	return LicenseRow{ID: l.ID, RequestID: l.RequestID, Issued: l.Issued, Operator: l.Operator, Status: string(l.Status)}
 }
 
 type keyView struct {
@@ -160,7 +164,7 @@ func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, a *Account) {
 		ours := map[string]bool{}
 		for _, l := range lics {
 			ours[l.ID] = true
-			v.Licenses = append(v.Licenses, LicenseRow{ID: l.ID, RequestID: l.RequestID, Issued: l.Issued, Operator: l.Operator, Status: string(l.Status)})
+			v.Licenses = append(v.Licenses, licenseRow(&l))
 			v.History = append(v.History, Event{Time: l.Issued, Kind: "license", License: l.ID, Who: l.Operator,
 				What: "issued for request " + l.RequestID + " (now " + string(l.Status) + ")"})
 		}
@@ -230,8 +234,7 @@ func (s *Server) licensePage(w http.ResponseWriter, r *http.Request, a *Account)
 		return
 	}
 	s.render(w, r, a, http.StatusOK, "license", licenseView{
-		LicenseRow: LicenseRow{ID: lic.ID, RequestID: lic.RequestID, Issued: lic.Issued, Operator: lic.Operator, Status: string(lic.Status)},
-		Key:        lic.Key, License: string(lic.File), CanAdmin: a.Role.Allows(PermAdmin)})
+		LicenseRow: licenseRow(lic), Key: lic.Key, License: string(lic.File), CanAdmin: a.Role.Allows(PermAdmin)})
 }
 
 // licenseFile serves license.olr as a download, exactly as issued.
