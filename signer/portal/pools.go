@@ -99,6 +99,12 @@ func (s *Server) createPool(w http.ResponseWriter, r *http.Request, a *Account) 
 	s.poolDone(w, r, a, st, nil)
 }
 
+// splitList splits a form field that lists items one per line or
+// separated by spaces or commas.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' })
+}
+
 // addToPool converts keys sold (form field "keys": one per line or
 // separated by spaces or commas) into the pool's CALs.
 func (s *Server) addToPool(w http.ResponseWriter, r *http.Request, a *Account) {
@@ -106,7 +112,7 @@ func (s *Server) addToPool(w http.ResponseWriter, r *http.Request, a *Account) {
 		s.requestError(w, r, a, err)
 		return
 	}
-	keys := strings.FieldsFunc(r.PostForm.Get("keys"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' })
+	keys := splitList(r.PostForm.Get("keys"))
 	if len(keys) == 0 {
 		s.fail(w, r, a, http.StatusBadRequest, "no key: give the license keys sold to add to the pool")
 		return
@@ -129,10 +135,7 @@ func (s *Server) issuePoolKey(w http.ResponseWriter, r *http.Request, a *Account
 	}
 	f := r.PostForm
 	spec := &signer.PoolKeySpec{Key: strings.TrimSpace(f.Get("key")), Licensee: strings.TrimSpace(f.Get("licensee")), Modules: map[string]ledger.Quota{}}
-	split := func(s string) []string {
-		return strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' })
-	}
-	for _, m := range split(f.Get("modules")) {
+	for _, m := range splitList(f.Get("modules")) {
 		name, qs, ok := strings.Cut(m, "=")
 		q, err := olr.ParseQuota(qs)
 		switch {
@@ -149,7 +152,7 @@ func (s *Server) issuePoolKey(w http.ResponseWriter, r *http.Request, a *Account
 		}
 		spec.Modules[name] = ledger.Quota(q)
 	}
-	if langs := split(f.Get("languages")); len(langs) > 0 {
+	if langs := splitList(f.Get("languages")); len(langs) > 0 {
 		spec.Languages = langs
 	}
 	k, st, err := s.pools().IssueKey(r.Context(), a.Name, r.PathValue("name"), spec)
