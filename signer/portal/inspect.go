@@ -146,10 +146,8 @@ var customerTexts = map[string]string{
 		"Meter, Active Pool and Evaluation keys do not support offline activation.",
 	signer.RuleOneKeyOneMachine: "A single license key can only be used on one machine once it has been activated. " +
 		"If the key is to move to this machine, tell us why, and we will transfer it: the license on the old machine is then revoked.",
-	"licensee-mismatch": "The Licensee Name and License Key are case sensitive. " +
-		"Please enter them exactly as stated in your software receipt, and generate a new request.",
-	"key-mismatch": "The Licensee Name and License Key are case sensitive. " +
-		"Please enter them exactly as stated in your software receipt, and generate a new request.",
+	"licensee-mismatch": namesMismatchText,
+	"key-mismatch":      namesMismatchText,
 	signer.RuleUnknownKey: "The license key in your request is not one we sold. The Licensee Name and License Key are case sensitive: " +
 		"please enter them exactly as stated in your software receipt, and generate a new request.",
 	"product-mismatch":       "The request was made for another product than the license key was sold for. Please generate the request from the product the key is for.",
@@ -165,6 +163,11 @@ var customerTexts = map[string]string{
 	"required-factor-absent": "The request lacks a hardware identity the license must be bound to (such as the TPM). " +
 		"Please make sure it is available to the product, then generate a new request.",
 }
+
+// namesMismatchText answers a request whose licensee name or license key
+// differs from what was sold.
+const namesMismatchText = "The Licensee Name and License Key are case sensitive. " +
+	"Please enter them exactly as stated in your software receipt, and generate a new request."
 
 // CustomerText returns what to tell a customer whose request a rule
 // refuses ("" for a rule without a text).
