@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/olr-dev/olr/fingerprint"
 	"github.com/olr-dev/olr/internal/safetext"
@@ -260,15 +259,4 @@ func IssueUnrecorded(req *olr.Request, e *Entitlement, k *Keys, opts *IssueOptio
 		return nil, nil, err
 	}
 	return l, data, nil
-}
-
-// combiningMark returns the first combining mark in s: a sign that a name
-// is in decomposed form (as macOS types "ü" as "u" + U+0308).
-func combiningMark(s string) (rune, bool) {
-	for _, r := range s {
-		if unicode.Is(unicode.Mn, r) {
-			return r, true
-		}
-	}
-	return 0, false
 }

@@ -161,7 +161,7 @@ func TestNameDifferences(t *testing.T) {
 			t.Errorf("%q %q: names %+v, verdict %+v", tc.licensee, tc.key, r.Names, r.Verdict)
 		}
 	}
-	if d := Difference("Mu\u0308ller GmbH", "Müller GmbH"); !strings.Contains(d, "combining mark (U+0308") {
+	if d := signer.Difference("Mu\u0308ller GmbH", "Müller GmbH"); !strings.Contains(d, "combining mark (U+0308") {
 		t.Errorf("decomposed name: %s", d)
 	}
 }
