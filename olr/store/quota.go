@@ -93,21 +93,28 @@ func mark(left, countdown time.Duration) int {
 
 // Overruns returns the recorded overruns.
 func (s *Store) Overruns() ([]Overrun, error) {
+	out, _, err := s.readOverruns()
+	return out, err
+}
+
+// readOverruns returns the recorded overruns and the file they were read
+// from.
+func (s *Store) readOverruns() ([]Overrun, []byte, error) {
 	path := filepath.Join(s.Dir, QuotaFile)
 	data, err := safefile.ReadFile(path, maxQuotaFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Overrun
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("%s is corrupt (%v)", path, err)
+		return nil, nil, fmt.Errorf("%s is corrupt (%v)", path, err)
 	}
-	return out, nil
+	return out, data, nil
 }
 
 // Exceeds reports whether used, the usage of module, is beyond what lic
@@ -124,7 +131,7 @@ func Exceeds(lic *olr.License, module string, used int64) bool {
 // fell back within the quota, or its deadline passes. Modules missing
 // from usage (their count failed) keep their record unchanged.
 func (s *Store) CheckQuotas(lic *olr.License, usage map[string]int64, p QuotaPolicy, now time.Time) ([]Overrun, []QuotaEvent, error) {
-	old, err := s.Overruns()
+	old, recorded, err := s.readOverruns()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,14 +175,18 @@ func (s *Store) CheckQuotas(lic *olr.License, usage map[string]int64, p QuotaPol
 	if len(out) == 0 && len(old) == 0 {
 		return nil, events, nil
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return out, events, err
-	}
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return out, events, err
 	}
-	if err := safefile.Replace(filepath.Join(s.Dir, QuotaFile), append(data, '\n'), 0o600); err != nil {
+	data = append(data, '\n')
+	if bytes.Equal(data, recorded) {
+		return out, events, nil // a check that changed nothing writes nothing
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return out, events, err
+	}
+	if err := safefile.Replace(filepath.Join(s.Dir, QuotaFile), data, 0o600); err != nil {
 		return out, events, fmt.Errorf("recording quota overruns: %w", err)
 	}
 	return out, events, nil

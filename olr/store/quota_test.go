@@ -1,6 +1,8 @@
 package store
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -175,5 +177,32 @@ func TestCountdownMarks(t *testing.T) {
 		if got := mark(tc.left, time.Hour); got != tc.want {
 			t.Errorf("mark(%s) = %d, want %d", tc.left, got, tc.want)
 		}
+	}
+}
+
+// TestQuotaCheckUnchangedWritesNothing: a check that finds the overruns
+// as recorded leaves quota.json as it is, so that a monitor checking every
+// minute does not rewrite and sync it every minute.
+func TestQuotaCheckUnchangedWritesNothing(t *testing.T) {
+	lic, _ := olrtest.License(olrtest.Key("quota"), olrtest.Fingerprint()) // obm 50
+	r := &quotaRun{t: t, s: Open(t.TempDir()), lic: lic, now: olrtest.Epoch.Add(time.Hour)}
+	r.check(map[string]int64{"obm": 53})
+	path := filepath.Join(r.s.Dir, QuotaFile)
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.now = r.now.Add(time.Minute)
+	r.check(map[string]int64{"obm": 53})
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Fatal("quota.json was replaced by a check that changed nothing")
+	}
+	r.check(map[string]int64{"obm": 54}) // the usage recorded changes
+	if after, err = os.Stat(path); err != nil || os.SameFile(before, after) {
+		t.Fatalf("quota.json kept after the usage changed (%v)", err)
 	}
 }
