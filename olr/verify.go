@@ -171,9 +171,11 @@ func Verify(license []byte, trust *Trust, fp *fingerprint.Fingerprint, now time.
 	}
 	if l.TPM != nil {
 		private, err := l.TPM.Prove(context.Background(), opts.TPM, l.ID, opts.TPMPrivate)
-		var pe *TPMProofError
-		if errors.As(err, &pe) {
-			// No grace: a TPM is not hardware that drifts.
+		if err != nil {
+			// No grace: a TPM is not hardware that drifts. Prove's errors
+			// are all TPMProofErrors; any other still fails the check.
+			pe := &TPMProofError{Reason: ReasonTPMMismatch, Err: err}
+			errors.As(err, &pe)
 			return fail(pe.Reason, pe.Err)
 		}
 		r.TPMPrivate = private
