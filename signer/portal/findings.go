@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,13 +40,10 @@ type machineAudit struct {
 // requestSource names a submitted request inside the detector.
 func requestSource(req *olr.Request) string { return "request " + req.ID }
 
-func (s *Server) newMachineAudit(ctx context.Context, ins []*Inspection) (*machineAudit, error) {
+func (s *Server) newMachineAudit(tx *ledger.Tx, ins []*Inspection) (*machineAudit, error) {
 	det := clones.New()
-	err := s.cfg.Issuer.Ledger.View(ctx, func(tx *ledger.Tx) error {
-		_, err := det.AddLedger(tx, func(act ledger.Activation) string {
-			return fmt.Sprintf("activation %d (%s, license %s)", act.ID, act.State, act.LicenseID)
-		})
-		return err
+	_, err := det.AddLedger(tx, func(act ledger.Activation) string {
+		return fmt.Sprintf("activation %d (%s, license %s)", act.ID, act.State, act.LicenseID)
 	})
 	if err != nil {
 		return nil, err

@@ -202,12 +202,12 @@ func (s *Server) newInspector(ctx context.Context, subs []submitted) (*inspector
 	if len(reqs) == 0 {
 		return in, out, nil
 	}
-	var err error
-	if in.audit, err = s.newMachineAudit(ctx, out); err != nil {
-		return nil, nil, err
-	}
-	err = s.cfg.Issuer.Ledger.View(ctx, func(tx *ledger.Tx) error {
+	// The machines the ledger knows and the keys sold, from one snapshot.
+	err := s.cfg.Issuer.Ledger.View(ctx, func(tx *ledger.Tx) error {
 		var err error
+		if in.audit, err = s.newMachineAudit(tx, out); err != nil {
+			return err
+		}
 		in.keys, err = tx.Keys()
 		return err
 	})
