@@ -25,6 +25,7 @@ import (
 
 	"github.com/olr-dev/olr/fingerprint/machine"
 	"github.com/olr-dev/olr/internal/cliutil"
+	"github.com/olr-dev/olr/internal/webserve"
 	"github.com/olr-dev/olr/olr/page"
 )
 
@@ -150,24 +151,14 @@ func runServe(c *cli.Context) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go h.Monitor().Run(ctx, c.Duration("check-every"))
-	errc := make(chan error, 1)
-	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return cliutil.Usagef("serving the License page: %v", err)
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shut)
+	// A shutdown that outlasts its grace (a request still in flight) is
+	// not an error of the page's: it has stopped.
+	err = webserve.Serve(ctx, srv, ln, certFile, keyFile, 5*time.Second)
 	if isUnix {
 		os.Remove(socket)
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return cliutil.Usagef("serving the License page: %v", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olr-dev/olr/internal/webserve"
 	"github.com/olr-dev/olr/signer"
 )
 
@@ -221,26 +222,5 @@ func (s *Server) limitBody(n int64, next http.Handler) http.Handler {
 // then shuts it down gracefully, giving requests in flight up to grace to
 // finish. certFile and keyFile, when set, serve TLS.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, certFile, keyFile string, grace time.Duration) error {
-	errc := make(chan error, 1)
-	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return webserve.Serve(ctx, srv, ln, certFile, keyFile, grace)
 }
