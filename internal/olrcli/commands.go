@@ -221,7 +221,7 @@ func importRevocations(path string, data []byte, st *store.Store, trust *olr.Tru
 func hostnameOf(root string) string {
 	name := ""
 	if root != "" {
-		if data, err := os.ReadFile(filepath.Join(root, "etc", "hostname")); err == nil {
+		if data, err := safefile.ReadFile(filepath.Join(root, "etc", "hostname"), 4096); err == nil {
 			name = strings.TrimSpace(string(data))
 		}
 	} else {

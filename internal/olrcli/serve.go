@@ -325,14 +325,32 @@ func (h *alertHook) run(a page.Alert) {
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", h.cmd)
 	c.Stdin = bytes.NewReader(append(data, '\n'))
 	c.Env = append(os.Environ(), "OLR_ALERT_EVENT="+a.Event, "OLR_ALERT_PRODUCT="+a.Product)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
+	stderr := &headWriter{max: maxAlertStderr}
+	c.Stderr = stderr
 	if err := c.Run(); err != nil {
 		var ee *exec.ExitError
 		msg := err.Error()
 		if errors.As(err, &ee) {
-			msg = strings.TrimSpace(stderr.String())
+			msg = strings.TrimSpace(stderr.buf.String())
 		}
 		h.log.Error("license: the --on-alert command failed", "event", a.Event, "err", err, "stderr", msg)
 	}
+}
+
+// maxAlertStderr is how much of the --on-alert command's standard error
+// goes into the log when it fails.
+const maxAlertStderr = 4 << 10
+
+// headWriter keeps the first max bytes written to it and discards the
+// rest, so that a command writing without end costs no memory.
+type headWriter struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.buf.Len(); room > 0 {
+		w.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

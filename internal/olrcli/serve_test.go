@@ -76,3 +76,17 @@ func TestRemoveStaleSocket(t *testing.T) {
 		t.Fatalf("a regular file at the socket path was removed: %v", err)
 	}
 }
+
+// A command's standard error is kept up to its first maxAlertStderr
+// bytes, however much it writes.
+func TestHeadWriter(t *testing.T) {
+	w := &headWriter{max: 10}
+	for range 3 {
+		if n, err := w.Write([]byte("0123456")); n != 7 || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	if got := w.buf.String(); got != "0123456012" {
+		t.Fatalf("kept %q", got)
+	}
+}
