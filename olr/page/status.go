@@ -199,6 +199,10 @@ var reasonText = map[olr.Reason]struct{ title, hint string }{
 	olr.ReasonMalformed:         {"Not a license", ""},
 	olr.ReasonUnsupported:       {"Not a license", ""},
 	olr.ReasonFingerprintFailed: {"Cannot read this machine", ""},
+	olr.ReasonTPMUnavailable: {"TPM not reachable",
+		"the license is bound to this machine's TPM: check that the product may open it (/dev/tpmrm0, the tss group) and that the TPM is enabled"},
+	olr.ReasonTPMMismatch: {"License bound to another TPM",
+		"this machine's TPM is not the one the license was issued for; if the TPM or mainboard was replaced, generate a new offline license request and ask the vendor for a transfer"},
 }
 
 // problemOf explains a verification result: its error, with a hint that
