@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net/http"
 	"time"
+
+	"github.com/olr-dev/olr/olr"
 )
 
 // flash is the outcome of a form, shown in its section.
@@ -24,7 +26,9 @@ type view struct {
 	Pending  *Pending
 	// Generated is set right after Generate: the page offers the download.
 	Generated bool
-	MaxUpload int64
+	// MaxFile is the largest file an import takes (a revocation list);
+	// the upload limit adds room for the form around it.
+	MaxFile int64
 }
 
 var funcs = template.FuncMap{
@@ -59,7 +63,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, p *product, cod
 		}
 	}
 	s := h.monitor.check(r.Context(), p)
-	v := &view{Status: s, Products: h.products, Flash: f, Generated: r.URL.Query().Get("generated") != "", MaxUpload: MaxUpload}
+	v := &view{Status: s, Products: h.products, Flash: f, Generated: r.URL.Query().Get("generated") != "", MaxFile: olr.MaxCRLSize}
 	if pend, _, err := h.pendingWithCodes(p); err == nil && pend != nil && (s.License == nil || s.License.RequestID != pend.ID) {
 		v.Pending = pend
 	}
